@@ -1,0 +1,74 @@
+"""The `labhub` console command: one handle on every program labhub ships.
+
+Each subcommand lives in its own module and is imported only when it runs, so
+`labhub templates serve` never pays for Pulumi and `labhub render` never pays
+for the web server. A subcommand module exposes two functions:
+
+    add_arguments(parser: argparse.ArgumentParser) -> None
+    run(args: argparse.Namespace) -> int          # the process exit code
+
+A user error (bad config, bad flag value) is reported as one line on stderr
+by raising `labhub.errors.UserError`; it never becomes a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from labhub.errors import UserError
+
+# subcommand path -> (module implementing it, one-line help)
+_COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
+    ("render",): ("labhub.render", "run the program for a stack under the mock engine and write what it would deploy"),
+    ("policy-check",): ("labhub.policy_check", "replay a stack's resources through the policy pack, as `pulumi preview --policy-pack` would"),
+    ("templates", "serve"): ("labhub.templates.cli", "run the SampleDB notebook templating server"),
+}
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labhub", description="labhub: a research lab's analysis platform as code")
+    groups: dict[tuple[str, ...], argparse._SubParsersAction] = {(): parser.add_subparsers(dest="command", required=True)}
+    for path, (module, help_text) in _COMMANDS.items():
+        for depth in range(1, len(path)):
+            prefix = path[:depth]
+            if prefix not in groups:
+                group_parser = groups[prefix[:-1]].add_parser(prefix[-1], help=f"{prefix[-1]} commands")
+                groups[prefix] = group_parser.add_subparsers(dest="_".join(prefix) + "_command", required=True)
+        sub = groups[path[:-1]].add_parser(path[-1], help=help_text, description=help_text)
+        sub.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, then import and run only the chosen subcommand."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _build_parser()
+    # First pass finds the subcommand; its module then adds its own arguments.
+    known, _ = parser.parse_known_args(argv)
+    module = importlib.import_module(known._module)
+    sub_parser = _find_subparser(parser, known)
+    module.add_arguments(sub_parser)
+    args = parser.parse_args(argv)
+    try:
+        return int(module.run(args))
+    except UserError as error:
+        print(f"labhub: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _find_subparser(parser: argparse.ArgumentParser, known: argparse.Namespace) -> argparse.ArgumentParser:
+    for path, (module, _) in _COMMANDS.items():
+        if module == known._module:
+            current = parser
+            for word in path:
+                action = next(a for a in current._actions if isinstance(a, argparse._SubParsersAction))
+                current = action.choices[word]
+            return current
+    raise AssertionError(f"no parser for {known._module}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,345 @@
+"""The typed stack configuration: every `labhub:` key, parsed once, validated at the boundary.
+
+A Pulumi stack file holds one object per component under the `labhub:`
+namespace (`labhub:spyglassHub`, `labhub:notebookTemplates`, ...). This module
+turns them into frozen pydantic models with defaults, so components receive
+typed values and never read `pulumi.Config` themselves. A wrong value stops
+the program with one line per problem naming the key, the bad value and what
+is allowed (`ConfigError`), never a stack trace from inside a component.
+
+Credentials supplied from outside (an OAuth client secret) are not part of
+these objects: they are flat secret keys (`EXTERNAL_SECRETS`), declared here,
+required only when the settings that use them are on, and read with
+`require_secret` so they stay Pulumi secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import pulumi
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from components.quantities import CPU_EXAMPLES, MEMORY_EXAMPLES, parse_cpu_quantity, parse_memory_quantity
+from labhub.errors import UserError
+
+NAMESPACE = "labhub"
+
+
+class ConfigError(UserError, pulumi.RunError):
+    """Bad stack configuration. A RunError, so `pulumi up` prints the message without a traceback."""
+
+
+def _dns_label(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", value) or len(value) > 63:
+        raise ValueError("must be a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters")
+    return value
+
+
+def _memory(value: str) -> str:
+    parse_memory_quantity(value)
+    return str(value)
+
+
+def _cpu(value: str) -> str:
+    parse_cpu_quantity(value)
+    return str(value)
+
+
+def _image(value: str) -> str:
+    name, _, digest = value.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2]
+    if not digest and not tag:
+        raise ValueError("must pin a tag or digest (e.g. 'repo/image:1.2.3'); an untagged image means 'latest'")
+    if tag == "latest":
+        raise ValueError("must not use the 'latest' tag: pin a version so a deploy is repeatable")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+MemoryQuantity = Annotated[str, AfterValidator(_memory), Field(json_schema_extra={"examples": MEMORY_EXAMPLES})]
+CpuQuantity = Annotated[str | int | float, AfterValidator(_cpu), Field(json_schema_extra={"examples": CPU_EXAMPLES})]
+ImageRef = Annotated[str, AfterValidator(_image)]
+
+
+class Section(BaseModel):
+    """Base of every config object: camelCase keys as in the stack file, unknown keys refused."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, validate_by_name=False, validate_by_alias=True, frozen=True
+    )
+
+
+class ChartSource(Section):
+    version: str = Field("4.4.0", description="z2jh chart version to deploy; pinned, the values are validated against its schema.")
+    repository: str = Field("https://hub.jupyter.org/helm-chart/", description="Helm repository the chart comes from.")
+
+
+class TlsConfig(Section):
+    enabled: bool = Field(False, description="Serve the hub over HTTPS from the ingress.")
+    secret_name: DnsLabel | None = Field(None, description="TLS Secret the ingress uses (cert-manager fills it when clusterIssuer is set).")
+    cluster_issuer: str | None = Field(None, description="cert-manager ClusterIssuer that obtains the certificate, e.g. letsencrypt-prod.")
+
+    @model_validator(mode="after")
+    def _secret_when_enabled(self) -> TlsConfig:
+        if self.enabled and not self.secret_name:
+            raise ValueError("tls.secretName is required when tls.enabled is true")
+        return self
+
+
+class AuthConfig(Section):
+    type: Literal["dummy", "github", "generic-oauth"] = Field(
+        "dummy", description="Authenticator: 'dummy' (any name, no password: local dev only), 'github' or 'generic-oauth'."
+    )
+    client_id: str | None = Field(None, description="OAuth client id (not secret); its secret is `labhub:spyglassOAuthClientSecret`.")
+    authorize_url: str | None = Field(None, description="generic-oauth only: the provider's authorize endpoint.")
+    token_url: str | None = Field(None, description="generic-oauth only: the provider's token endpoint.")
+    userdata_url: str | None = Field(None, description="generic-oauth only: the provider's userinfo endpoint.")
+    allowed_users: list[str] = Field(default_factory=list, description="Users allowed to log in.")
+    allowed_organizations: list[str] = Field(default_factory=list, description="github only: organisations (or org:team) allowed to log in.")
+    admin_users: list[str] = Field(default_factory=list, description="Hub administrators.")
+
+    @model_validator(mode="after")
+    def _oauth_fields(self) -> AuthConfig:
+        if self.type != "dummy" and not self.client_id:
+            raise ValueError(f"auth.clientId is required when auth.type is {self.type!r}")
+        if self.type == "generic-oauth":
+            missing = [k for k in ("authorize_url", "token_url", "userdata_url") if not getattr(self, k)]
+            if missing:
+                raise ValueError("generic-oauth needs " + ", ".join("auth." + to_camel(k) for k in missing))
+        if self.type != "dummy" and not (self.allowed_users or self.allowed_organizations):
+            raise ValueError("an OAuth hub needs auth.allowedUsers or auth.allowedOrganizations, or anyone with an account logs in")
+        return self
+
+
+class StorageConfig(Section):
+    type: Literal["dynamic", "none"] = Field("dynamic", description="Home directories: 'dynamic' (a PVC per user) or 'none' (ephemeral).")
+    capacity: MemoryQuantity = Field("10Gi", description="Size of each user's home volume.")
+    storage_class: str | None = Field(None, description="StorageClass of the user volumes; the cluster default when unset.")
+
+
+class SingleUserConfig(Section):
+    image: ImageRef = Field("quay.io/jupyter/datascience-notebook:2025-10-20", description="Notebook image, pinned by tag or digest.")
+    default_url: str | None = Field(None, description="Where a new server opens, e.g. an nbgitpuller link (`/git-pull?repo=...`).")
+    memory_limit: MemoryQuantity = Field("4G", description="Notebook container memory limit.")
+    memory_guarantee: MemoryQuantity = Field("1G", description="Notebook container memory request.")
+    cpu_limit: CpuQuantity = Field(2, description="Notebook container CPU limit.")
+    cpu_guarantee: CpuQuantity = Field("0.1", description="Notebook container CPU request.")
+    storage: StorageConfig = Field(default_factory=StorageConfig, description="User home volumes.")
+
+
+class MysqlPersistenceConfig(Section):
+    enabled: bool = Field(False, description="Keep each user's database across server restarts (on the user's own volume).")
+
+
+class MysqlSidecarConfig(Section):
+    image: ImageRef = Field("datajoint/mysql:8.0", description="MySQL image of the per-user sidecar.")
+    memory_limit: MemoryQuantity = Field("4Gi", description="Sidecar memory limit; the InnoDB buffer pool is sized to fit inside it.")
+    cpu_limit: CpuQuantity = Field(1, description="Sidecar CPU limit.")
+    memory_request: MemoryQuantity = Field("64Mi", description="Sidecar memory request.")
+    cpu_request: CpuQuantity = Field("0.01", description="Sidecar CPU request.")
+    persistence: MysqlPersistenceConfig = Field(default_factory=MysqlPersistenceConfig, description="Database persistence.")
+
+
+class CullConfig(Section):
+    enabled: bool = Field(True, description="Stop servers that have been idle.")
+    timeout: int = Field(3600, ge=60, description="Seconds of inactivity before a server is stopped.")
+    every: int = Field(600, ge=10, description="Seconds between culler runs.")
+    max_age: int = Field(0, ge=0, description="Stop servers older than this many seconds even if active (0: never).")
+
+
+class SpyglassHubConfig(Section):
+    enabled: bool = Field(True, description="Deploy the Spyglass hub (z2jh with a MySQL sidecar per user).")
+    namespace: DnsLabel = Field("spyglass", description="Kubernetes namespace of the hub and its services.")
+    release_name: DnsLabel = Field("spyglass", max_length=53, description="Helm release name.")
+    chart: ChartSource = Field(default_factory=ChartSource, description="Where the z2jh chart comes from.")
+    host: str = Field("spyglass.localhost", description="Public host name of the hub (ingress host).")
+    ingress_class_name: str | None = Field(None, description="IngressClass to use; the cluster default when unset.")
+    tls: TlsConfig = Field(default_factory=TlsConfig, description="HTTPS on the ingress.")
+    auth: AuthConfig = Field(default_factory=AuthConfig, description="How users log in.")
+    singleuser: SingleUserConfig = Field(default_factory=SingleUserConfig, description="The users' notebook servers.")
+    mysql: MysqlSidecarConfig = Field(default_factory=MysqlSidecarConfig, description="The per-user MySQL sidecar.")
+    cull: CullConfig = Field(default_factory=CullConfig, description="Idle-server culling.")
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls.enabled else 'http'}://{self.host}"
+
+
+class NotebookTemplatesConfig(Section):
+    enabled: bool = Field(False, description="Deploy the SampleDB notebook templating server as a service of the Spyglass hub.")
+    image: ImageRef | None = Field(None, description="A prebuilt server image; when unset the image is built from docker/templates/Dockerfile.")
+    registry: str | None = Field(None, description="Registry to push the built image to, e.g. ghcr.io/mylab (required when image is unset).")
+    templates_dir: str = Field("notebook-templates", description="Directory in this repository holding the .ipynb templates; changing one rolls the server.")
+    storage: str = Field("contents", pattern=r"^(contents|download|filesystem:/.+)$", description="'contents' (user's Jupyter server), 'download', or 'filesystem:<path template>' e.g. filesystem:/home/{username}.")
+    replicas: int = Field(1, ge=1, le=10, description="Server replicas.")
+    memory_limit: MemoryQuantity = Field("256Mi", description="Server memory limit.")
+    cpu_limit: CpuQuantity = Field("500m", description="Server CPU limit.")
+
+
+class NotBuiltConfig(Section):
+    """A component of DESIGN.md that this version does not deploy yet: only the switch exists."""
+
+    enabled: bool = Field(False, description="Not available in this version; must stay false.")
+
+    @field_validator("enabled")
+    @classmethod
+    def _must_be_off(cls, enabled: bool) -> bool:
+        if enabled:
+            raise ValueError("this component is not built in this version of labhub; allowed: false")
+        return enabled
+
+
+# Every credential StackSecrets generates, by the name its rotation keeper uses.
+GENERATED_SECRETS: dict[str, str] = {
+    "proxyToken": "z2jh proxy auth token (hub <-> configurable-http-proxy)",
+    "cookieSecret": "JupyterHub cookie secret; rotating it logs every user out",
+    "cryptKeeperKey": "JupyterHub CryptKeeper key encrypting auth state",
+    "mysqlRootPassword": "root password of every user's MySQL sidecar",
+    "templatesApiToken": "JupyterHub API token of the notebook templating service",
+    "templatesSigningKey": "key signing the templating server's confirmation tokens",
+}
+
+
+class SecretsConfig(Section):
+    rotation: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per-secret rotation keeper: change the value (e.g. a date) to regenerate that secret on the next `pulumi up`. "
+        "Keys: " + ", ".join(GENERATED_SECRETS) + ".",
+    )
+
+    @field_validator("rotation")
+    @classmethod
+    def _known_secrets(cls, rotation: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(rotation) - set(GENERATED_SECRETS))
+        if unknown:
+            raise ValueError(f"unknown secret {', '.join(unknown)}; allowed: {', '.join(GENERATED_SECRETS)}")
+        return rotation
+
+
+class StackConfig(Section):
+    secrets: SecretsConfig = Field(default_factory=SecretsConfig, description="Generated credentials.")
+    spyglass_hub: SpyglassHubConfig = Field(default_factory=SpyglassHubConfig, description="SpyglassHub component.")
+    notebook_templates: NotebookTemplatesConfig = Field(default_factory=NotebookTemplatesConfig, description="NotebookTemplates component.")
+    xnat_hub: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="XnatHub + Postgres component (not built yet).")
+    backups: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="Backups component (not built yet).")
+    lab_database: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="LabDatabase component (not built yet).")
+    paper_environments: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="PaperEnvironments component (not built yet).")
+
+    @model_validator(mode="after")
+    def _cross_component(self) -> StackConfig:
+        if self.notebook_templates.enabled and not self.spyglass_hub.enabled:
+            raise ValueError("notebookTemplates runs as a service of the Spyglass hub: enable spyglassHub too")
+        templates = self.notebook_templates
+        if templates.enabled and templates.image is None and templates.registry is None:
+            raise ValueError("notebookTemplates needs either image (prebuilt) or registry (to push the built image)")
+        return self
+
+
+@dataclass(frozen=True)
+class ExternalSecret:
+    """A credential that comes from outside and is set with `pulumi config set --secret`."""
+
+    key: str
+    description: str
+
+    def needed_by(self, config: StackConfig) -> bool:
+        return _EXTERNAL_SECRET_CONDITIONS[self.key](config)
+
+
+_EXTERNAL_SECRET_CONDITIONS = {
+    "spyglassOAuthClientSecret": lambda c: c.spyglass_hub.enabled and c.spyglass_hub.auth.type != "dummy",
+}
+EXTERNAL_SECRETS = (
+    ExternalSecret("spyglassOAuthClientSecret", "OAuth client secret of the Spyglass hub, from your identity provider."),
+)
+
+
+def required_secret_keys(config: StackConfig) -> list[str]:
+    """Fully qualified external secret keys this stack's settings need."""
+    return [f"{NAMESPACE}:{s.key}" for s in EXTERNAL_SECRETS if s.needed_by(config)]
+
+
+def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
+    """Parse `{"labhub:spyglassHub": "<json>", ...}` (the CLI's config bag) into a StackConfig.
+
+    Keys of other namespaces (`kubernetes:context`, ...) are ignored; an unknown
+    `labhub:` key, a wrong type or a bad value raises ConfigError, one line per problem.
+    """
+    sections: dict[str, Any] = {}
+    secret_names = {s.key for s in EXTERNAL_SECRETS}
+    known = sorted(f.alias for f in StackConfig.model_fields.values())
+    problems = []
+    for full_key, value in raw.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE or key in secret_names:
+            continue
+        if key not in known:
+            problems.append(f"{full_key}: unknown key; allowed keys are {', '.join(known + sorted(secret_names))}")
+            continue
+        try:
+            sections[key] = json.loads(value) if isinstance(value, str) else value
+        except json.JSONDecodeError:
+            problems.append(f"{full_key}: {value!r} is not an object; write it as a YAML mapping in the stack file")
+    if problems:
+        raise ConfigError("\n".join(problems))
+    try:
+        return StackConfig.model_validate(sections)
+    except ValidationError as error:
+        raise ConfigError("\n".join(_describe(e) for e in error.errors())) from None
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    """One line: the full key path, the bad value, what is allowed."""
+    path = [str(p) for p in error["loc"]]
+    key = f"{NAMESPACE}:" + ".".join(path) if path else f"{NAMESPACE} config"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        parent = _model_at(path[:-1])
+        allowed = ", ".join(sorted(f.alias for f in parent.model_fields.values())) if parent else "none"
+        return f"{key}: unknown key; allowed keys here are {allowed}"
+    if error["type"] == "missing":
+        return f"{key}: required value is missing"
+    return f"{key}: {error['input']!r} is not allowed: {message}"
+
+
+def _model_at(path: list[str]) -> type[BaseModel] | None:
+    model: type[BaseModel] = StackConfig
+    for alias in path:
+        field = next((f for f in model.model_fields.values() if f.alias == alias), None)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def config_bag() -> dict[str, Any]:
+    """Every config key the engine gave this program (what `pulumi config` shows for the stack)."""
+    from pulumi.runtime import config as runtime_config
+
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
+def load() -> StackConfig:
+    """Read and validate the current stack's `labhub:` config (the one call `__main__.py` makes)."""
+    return parse_stack_config(config_bag())
+
+
+def external_secret(key: str) -> pulumi.Output[str]:
+    """An external credential as a Pulumi secret; missing -> ConfigError with the command that sets it."""
+    value = pulumi.Config(NAMESPACE).get_secret(key)
+    if value is None:
+        raise ConfigError(f"{NAMESPACE}:{key}: required secret is missing; set it with `pulumi config set --secret {key} <value>`")
+    return value
+
+
+def load_required_secret_keys(raw: Mapping[str, Any]) -> list[str]:
+    """The external secrets a config bag needs (what the offline engine must stand in for)."""
+    return required_secret_keys(parse_stack_config(raw))

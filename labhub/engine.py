@@ -1,0 +1,303 @@
+"""The offline engine: run a labhub program for a stack under Pulumi's mock runtime.
+
+There is no Pulumi CLI here, so `labhub render`, `labhub policy-check` and the
+tests all need what the CLI would do before the first resource reaches a
+provider: read `Pulumi.yaml` and `Pulumi.<stack>.yaml`, hand the config to the
+program, run `__main__.py`, and record every resource registration exactly as
+the engine receives it (type, name, parent, inputs with secret markers).
+
+The mocks behave like the engine where it matters for review:
+- outputs echo inputs, plus what a provider computes (a random password of the
+  requested length, an image digest);
+- outputs a resource declares in `additionalSecretOutputs` come back as
+  secrets, as the engine makes them (without this, a generated password would
+  look like plaintext downstream and secret checks would prove nothing);
+- `secure:` config values become secret placeholders (they cannot be
+  decrypted offline), and required secrets the stack file does not hold get a
+  placeholder and a warning, so a fresh clone can render `prod`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import runpy
+import secrets
+import string
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+from labhub.errors import UserError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+@dataclass(frozen=True)
+class RecordedResource:
+    """One resource registration as the engine would receive it."""
+
+    type: str
+    name: str
+    urn: str
+    parent_urn: str | None
+    custom: bool
+    inputs: dict[str, Any]  # camelCase keys; secrets still wrapped (rpc.is_rpc_secret)
+    dependencies: tuple[str, ...] = ()
+
+
+@dataclass
+class StackRun:
+    """What one run of the program for one stack registered and exported."""
+
+    stack: str
+    project: str
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]  # stack exports, secrets wrapped
+    warnings: list[str] = field(default_factory=list)
+
+    def by_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str) -> RecordedResource:
+        found = [r for r in self.resources if r.type == type_ and r.name == name]
+        if len(found) != 1:
+            raise LookupError(f"expected one {type_} named {name!r}, found {len(found)}")
+        return found[0]
+
+
+# --- stack files ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StackFiles:
+    """The config the CLI would hand the program: values and which keys are secret."""
+
+    project: str
+    config: dict[str, str]
+    secret_keys: frozenset[str]
+    warnings: tuple[str, ...]
+
+
+def read_stack_files(program_dir: Path, stack: str) -> StackFiles:
+    """Read Pulumi.yaml and Pulumi.<stack>.yaml as the CLI would (minus decryption)."""
+    project_file = program_dir / "Pulumi.yaml"
+    stack_file = program_dir / f"Pulumi.{stack}.yaml"
+    project_doc = _load_yaml(project_file)
+    project = project_doc.get("name") if isinstance(project_doc, dict) else None
+    if not isinstance(project, str):
+        raise UserError(f"{project_file}: no project name (a top-level `name:`)")
+    if not stack_file.exists():
+        available = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in program_dir.glob("Pulumi.*.yaml"))
+        raise UserError(f"no stack {stack!r}: {stack_file} does not exist; stacks here: {', '.join(available) or 'none'}")
+    stack_doc = _load_yaml(stack_file) or {}
+    raw = stack_doc.get("config", {}) if isinstance(stack_doc, dict) else None
+    if not isinstance(raw, dict):
+        raise UserError(f"{stack_file}: `config:` must be a mapping of keys to values")
+    config: dict[str, str] = {}
+    secret_keys: set[str] = set()
+    for key, value in raw.items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        value, is_secret = _replace_secure(value, full_key)
+        if is_secret:
+            secret_keys.add(full_key)
+        if isinstance(value, bool):  # the CLI hands scalars over as strings: true -> "true"
+            value = "true" if value else "false"
+        config[full_key] = value if isinstance(value, str) else json.dumps(value)
+    return StackFiles(project, config, frozenset(secret_keys), ())
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist: is this a Pulumi project directory?") from None
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+
+
+def _replace_secure(value: Any, key: str) -> tuple[Any, bool]:
+    """Swap every `{secure: ...}` for a placeholder; report whether any was found."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return placeholder_secret(key), True
+        found = False
+        out = {}
+        for k, v in value.items():
+            out[k], inner = _replace_secure(v, key)
+            found |= inner
+        return out, found
+    if isinstance(value, list):
+        pairs = [_replace_secure(v, key) for v in value]
+        return [v for v, _ in pairs], any(s for _, s in pairs)
+    return value, False
+
+
+def placeholder_secret(key: str) -> str:
+    """A stand-in for a secret that cannot be read offline: random, so it trips no weak-value rule."""
+    return f"offline-placeholder-{secrets.token_hex(16)}"
+
+
+# --- mocks ----------------------------------------------------------------------------------
+
+
+class LabhubMocks(pulumi.runtime.Mocks):
+    """Echo inputs, compute what providers compute, and keep engine-side secretness."""
+
+    def __init__(self) -> None:
+        self.secret_outputs: list[str] = []  # set by the monitor just before new_resource runs
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        outputs.update(_computed_outputs(args.typ, args.name, args.inputs))
+        for key in self.secret_outputs:
+            if key in outputs and not rpc.is_rpc_secret(outputs[key]):
+                outputs[key] = rpc.wrap_rpc_secret(outputs[key])
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        raise UserError(f"the program called {args.token}, which the offline engine does not answer")
+
+
+def _computed_outputs(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    if type_ in ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"):
+        length = int(inputs.get("length", 16))
+        alphabet = string.ascii_letters + string.digits
+        return {"result": "".join(secrets.choice(alphabet) for _ in range(length)), "bcryptHash": "$2a$10$mock"}
+    if type_ == "random:index/randomBytes:RandomBytes":
+        raw = secrets.token_bytes(int(inputs.get("length", 32)))
+        import base64
+
+        return {"hex": raw.hex(), "base64": base64.b64encode(raw).decode()}
+    if type_ == "docker:index/image:Image":
+        image = str(inputs.get("imageName", name))
+        return {"repoDigest": f"{image.split(':')[0]}@sha256:{'0' * 64}", "baseImageName": image}
+    return {}
+
+
+class CapturingMonitor(pulumi_mocks.MockMonitor):
+    """A MockMonitor that records each registration as the engine sees it."""
+
+    def __init__(self, mocks: LabhubMocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[RecordedResource] = []
+        self.stack_outputs: dict[str, Any] = {}
+        self._stack_urn = ""
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        self.mocks.secret_outputs = list(request.additionalSecretOutputs)
+        response = super().RegisterResource(request)
+        if request.type == STACK_TYPE:
+            self._stack_urn = response.urn
+            return response
+        self.recorded.append(
+            RecordedResource(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent_urn=request.parent if request.parent and request.parent != self._stack_urn else None,
+                custom=bool(request.custom),
+                inputs=rpc.deserialize_properties(request.object),
+                dependencies=tuple(request.dependencies),
+            )
+        )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        if request.urn == self._stack_urn:
+            self.stack_outputs = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+def run_stack(stack: str, program_dir: Path | None = None) -> StackRun:
+    """Run `program_dir/__main__.py` for `stack` under mocks; UserError on bad input."""
+    program_dir = (program_dir or PROJECT_DIR).resolve()
+    files = read_stack_files(program_dir, stack)
+    config = dict(files.config)
+    secret_keys = set(files.secret_keys)
+    warnings = list(files.warnings)
+    for key in _required_secrets(program_dir, config):
+        if key not in config:
+            config[key] = placeholder_secret(key)
+            secret_keys.add(key)
+            warnings.append(
+                f"{key} is a required secret that Pulumi.{stack}.yaml does not hold; using a placeholder "
+                f"(set it with `pulumi config set --secret {key.partition(':')[2]} ...` before deploying)"
+            )
+    return run_program(program_dir, files.project, stack, config, secret_keys, warnings)
+
+
+def run_program(
+    program_dir: Path,
+    project: str,
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: set[str] | frozenset[str] = frozenset(),
+    warnings: list[str] | None = None,
+) -> StackRun:
+    """Run a program with an explicit config bag (what tests use to plant values)."""
+    mocks = LabhubMocks()
+    monitor = CapturingMonitor(mocks)
+    collector = _WarningCollector()
+    logger = logging.getLogger(f"labhub.engine.{stack}")
+    logger.propagate = False
+    logger.handlers = [collector]
+    pulumi.runtime.reset_options(project=project, stack=stack)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, logger=logger, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))
+    try:
+        with _program_on_path(program_dir):
+            pulumi.runtime.test(lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__") and None)()
+    except pulumi.RunError as error:
+        if isinstance(error, UserError):
+            raise
+        raise UserError(str(error)) from None
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    return StackRun(
+        stack=stack,
+        project=project,
+        resources=list(monitor.recorded),
+        outputs=dict(monitor.stack_outputs),
+        warnings=(warnings or []) + collector.messages,
+    )
+
+
+def _required_secrets(program_dir: Path, config: Mapping[str, str]) -> list[str]:
+    """Ask the program's own config module which external secrets this stack needs."""
+    if not (program_dir / "components" / "config.py").exists():
+        return []  # a program without labhub's config module declares none
+    with _program_on_path(program_dir):
+        from components.config import load_required_secret_keys
+
+        return load_required_secret_keys(config)
+
+
+@contextlib.contextmanager
+def _program_on_path(program_dir: Path) -> Iterator[None]:
+    sys.path.insert(0, str(program_dir))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(program_dir))

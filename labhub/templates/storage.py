@@ -1,0 +1,174 @@
+"""Where a new notebook goes: a shared filesystem, or straight back as a download.
+
+Every backend takes a destination already checked by `naming` (relative,
+no `..`, no leading dots) and promises never to overwrite: the first free
+name among `name.ipynb`, `name-1.ipynb`, `name-2.ipynb`, ... is taken
+atomically. The `contents` backend (the user's Jupyter server) lives in
+`contents.py`; the outcome types below are shared by all three.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+from dataclasses import dataclass
+
+from labhub.templates.naming import NameError_, candidates, check_segment
+
+
+@dataclass(frozen=True)
+class Saved:
+    """The notebook exists at `path`, relative to the user's folder."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Download:
+    """The notebook is handed back to the browser as an attachment."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Storage is not ready yet (the user's server is starting); try the same request again soon."""
+
+    message: str
+
+
+Outcome = Saved | Download | Waiting
+
+
+class StorageError(Exception):
+    """Storage refused or failed; `status` is the HTTP status to show with the one-line message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class DownloadStorage:
+    """`--storage download`: nothing is stored; the browser gets the file."""
+
+    kind = "download"
+
+    async def save(self, user: str, destination: str, data: bytes) -> Outcome:
+        return Download(destination.rsplit("/", 1)[-1], data)
+
+
+class FilesystemStorage:
+    """`--storage filesystem:/home/{username}`: write into each user's folder on a shared filesystem.
+
+    The user's folder is the pattern with `{username}` filled in (the user
+    name checked as a single safe path segment) and resolved with realpath
+    once; below it every folder is opened with O_NOFOLLOW relative to its
+    parent's descriptor, so a symlink planted anywhere in the path can never
+    redirect the write outside. The file is written to a hidden temporary
+    name and then hard-linked to the first free name (link fails if the name
+    exists), so a notebook appears complete or not at all, and nothing is
+    ever overwritten.
+    """
+
+    kind = "filesystem"
+
+    def __init__(self, pattern: str, file_mode: int = 0o644, dir_mode: int = 0o755) -> None:
+        if not pattern.startswith("/") or pattern.count("{username}") != 1:
+            raise ValueError("a filesystem storage path must be absolute and contain {username} once, e.g. /home/{username}")
+        stripped = pattern.replace("{username}", "")
+        if "{" in stripped or "}" in stripped:
+            raise ValueError("a filesystem storage path may only use the {username} field")
+        self.pattern = pattern
+        self.file_mode = file_mode
+        self.dir_mode = dir_mode
+        self._next_number: dict[tuple[str, str], int] = {}
+
+    def user_folder(self, user: str) -> str:
+        try:
+            check_segment(user, what="user name")
+        except NameError_ as error:
+            raise StorageError(400, f"cannot map this user to a folder: {error}") from error
+        folder = os.path.realpath(self.pattern.replace("{username}", user))
+        if not os.path.isdir(folder):
+            raise StorageError(503, f"the folder for user {user} does not exist yet; ask an administrator")
+        return folder
+
+    async def save(self, user: str, destination: str, data: bytes) -> Outcome:
+        return Saved(self.write(user, destination, data))
+
+    def write(self, user: str, destination: str, data: bytes) -> str:
+        """Write `data` at the first free name for `destination`; return the path used."""
+        folder = self.user_folder(user)
+        *parents, filename = destination.split("/")
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for segment in parents:
+                dir_fd = self._enter(dir_fd, segment, destination)
+            name = self._place(dir_fd, folder, destination, filename, data)
+        finally:
+            os.close(dir_fd)
+        return "/".join([*parents, name])
+
+    def _enter(self, dir_fd: int, segment: str, destination: str) -> int:
+        try:
+            os.mkdir(segment, self.dir_mode, dir_fd=dir_fd)
+        except FileExistsError:
+            pass
+        except OSError as error:
+            os.close(dir_fd)
+            raise StorageError(409, f"cannot create folder {segment!r} for {destination}: {error.strerror}") from error
+        try:
+            child = os.open(segment, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        except OSError as error:
+            raise StorageError(409, f"{segment!r} in {destination} is a symlink or not a folder; refusing to follow it") from error
+        finally:
+            os.close(dir_fd)
+        return child
+
+    def _place(self, dir_fd: int, folder: str, destination: str, filename: str, data: bytes) -> str:
+        temporary = f".labhub-{secrets.token_hex(8)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(temporary, flags, self.file_mode, dir_fd=dir_fd)
+        try:
+            with os.fdopen(fd, "wb", closefd=True) as handle:
+                handle.write(data)
+            key = (folder, destination)
+            for name in candidates(filename, start=self._next_number.get(key, 0)):
+                try:
+                    os.link(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+                except FileExistsError:
+                    continue
+                except OSError as error:
+                    if error.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV):
+                        raise
+                    if not self._create_exclusive(dir_fd, name, data, flags):
+                        continue
+                self._remember(key, name, filename)
+                return name
+            raise StorageError(409, f"no free name left for {destination}")
+        finally:
+            try:
+                os.unlink(temporary, dir_fd=dir_fd)
+            except FileNotFoundError:
+                pass
+
+    def _create_exclusive(self, dir_fd: int, name: str, data: bytes, flags: int) -> bool:
+        # Filesystems without hard links: O_EXCL still guarantees no overwrite.
+        try:
+            fd = os.open(name, flags, self.file_mode, dir_fd=dir_fd)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb", closefd=True) as handle:
+            handle.write(data)
+        return True
+
+    def _remember(self, key: tuple[str, str], name: str, filename: str) -> None:
+        # A hint only (the link is what guarantees no overwrite): start the next
+        # search after the last number used, so repeats stay O(1).
+        if len(self._next_number) > 10000:
+            self._next_number.clear()
+        number = 0 if name == filename else int(name[len(filename.rsplit(".", 1)[0]) + 1 :].split(".", 1)[0])
+        self._next_number[key] = number + 1

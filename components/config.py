@@ -343,3 +343,39 @@ def external_secret(key: str) -> pulumi.Output[str]:
 def load_required_secret_keys(raw: Mapping[str, Any]) -> list[str]:
     """The external secrets a config bag needs (what the offline engine must stand in for)."""
     return required_secret_keys(parse_stack_config(raw))
+
+
+def config_reference_rows() -> list[tuple[str, str, str, str]]:
+    """(key, type, default, description) for every config key, generated from the models.
+
+    The field descriptions are the documentation: README's reference table is
+    this list (`python -m components.config` prints it), and a test keeps them equal.
+    """
+    rows: list[tuple[str, str, str, str]] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for field_info in model.model_fields.values():
+            key = f"{prefix}.{field_info.alias}" if prefix else f"{NAMESPACE}:{field_info.alias}"
+            annotation = field_info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                rows.append((key, "object", "", field_info.description or ""))
+                walk(annotation, key)
+                continue
+            default = field_info.get_default(call_default_factory=True)
+            type_name = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+            rows.append((key, type_name, "" if default is None else json.dumps(default), field_info.description or ""))
+
+    walk(StackConfig, "")
+    rows += [(f"{NAMESPACE}:{s.key}", "secret", "", s.description) for s in EXTERNAL_SECRETS]
+    return rows
+
+
+def config_reference_markdown() -> str:
+    lines = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for key, type_name, default, description in config_reference_rows():
+        lines.append(f"| `{key}` | {type_name.replace('|', 'or')} | {default.replace('|', '/')} | {description.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(config_reference_markdown(), end="")

@@ -13,11 +13,11 @@ Helm `lookup`, which a rendered chart cannot do).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from pydantic import BaseModel, ConfigDict
 
 from components.config import GENERATED_SECRETS
 from components.labels import standard_labels
@@ -32,14 +32,13 @@ TEMPLATES_API_TOKEN_KEY = "api-token"
 TEMPLATES_SIGNING_KEY_KEY = "signing-key"
 
 
-class StackSecretsArgs(BaseModel):
+@dataclass(frozen=True)
+class StackSecretsArgs:
     """What to generate: only the credentials of the components that are on."""
-
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     spyglass_namespace: pulumi.Input[str] | None = None  # None: the Spyglass hub is off
     templates_enabled: bool = False
-    rotation: Mapping[str, str] = {}
+    rotation: Mapping[str, str] = field(default_factory=dict)
 
 
 class StackSecrets(pulumi.ComponentResource):

@@ -26,7 +26,7 @@ import runpy
 import secrets
 import string
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,9 @@ class StackRun:
     resources: list[RecordedResource]
     outputs: dict[str, Any]  # stack exports, secrets wrapped
     warnings: list[str] = field(default_factory=list)
+    # Every secret string the run produced (generated credentials, config placeholders), so a
+    # renderer can redact them wherever they travelled, even inside a larger secret value.
+    secret_values: frozenset[str] = frozenset()
 
     def by_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -155,12 +158,15 @@ class LabhubMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.secret_outputs: list[str] = []  # set by the monitor just before new_resource runs
+        self.secret_values: set[str] = set()  # every value this mock handed out as a secret
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         outputs = dict(args.inputs)
         outputs.update(_computed_outputs(args.typ, args.name, args.inputs))
         for key in self.secret_outputs:
             if key in outputs and not rpc.is_rpc_secret(outputs[key]):
+                if isinstance(outputs[key], str):
+                    self.secret_values.add(outputs[key])
                 outputs[key] = rpc.wrap_rpc_secret(outputs[key])
         return f"{args.name}-id", outputs
 
@@ -256,7 +262,28 @@ def run_program(
     secret_keys: set[str] | frozenset[str] = frozenset(),
     warnings: list[str] | None = None,
 ) -> StackRun:
-    """Run a program with an explicit config bag (what tests use to plant values)."""
+    """Run a program directory's `__main__.py` with an explicit config bag."""
+
+    def program() -> None:
+        with _program_on_path(program_dir):
+            runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__")
+
+    return run_under_mocks(program, project, stack, config, secret_keys, warnings)
+
+
+def run_under_mocks(
+    build: Callable[[], Any],
+    project: str = "labhub",
+    stack: str = "test",
+    config: Mapping[str, str] | None = None,
+    secret_keys: set[str] | frozenset[str] = frozenset(),
+    warnings: list[str] | None = None,
+) -> StackRun:
+    """Call `build` (a program, or one component) under fresh mocks and record what it registers.
+
+    Each call gets a fresh root stack and config, so runs never leak into each other.
+    """
+    config = dict(config or {})
     mocks = LabhubMocks()
     monitor = CapturingMonitor(mocks)
     collector = _WarningCollector()
@@ -265,10 +292,9 @@ def run_program(
     logger.handlers = [collector]
     pulumi.runtime.reset_options(project=project, stack=stack)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, logger=logger, monitor=monitor)
-    pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))
+    pulumi.runtime.set_all_config(config, sorted(secret_keys))
     try:
-        with _program_on_path(program_dir):
-            pulumi.runtime.test(lambda: runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__") and None)()
+        pulumi.runtime.test(lambda: build() and None)()
     except pulumi.RunError as error:
         if isinstance(error, UserError):
             raise
@@ -281,6 +307,7 @@ def run_program(
         resources=list(monitor.recorded),
         outputs=dict(monitor.stack_outputs),
         warnings=(warnings or []) + collector.messages,
+        secret_values=frozenset(mocks.secret_values | {config[k] for k in secret_keys if k in config}),
     )
 
 

@@ -1,0 +1,31 @@
+"""labhub: read the stack config, build the components, export what operators need."""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import config as stack_config
+from components.labels import standard_labels
+from components.stack_secrets import StackSecrets, StackSecretsArgs
+
+cfg = stack_config.load()
+hub = cfg.spyglass_hub
+
+spyglass_namespace = None
+if hub.enabled:
+    # The hub, its users' pods, their MySQL Secret and the templating service live here.
+    spyglass_namespace = k8s.core.v1.Namespace(
+        "spyglass-namespace",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=hub.namespace, labels=standard_labels(hub.namespace, "namespace")),
+    )
+
+secrets = StackSecrets(
+    "secrets",
+    StackSecretsArgs(
+        spyglass_namespace=spyglass_namespace.metadata.name if spyglass_namespace else None,
+        templates_enabled=cfg.notebook_templates.enabled,
+        rotation=cfg.secrets.rotation,
+    ),
+)
+
+if hub.enabled:
+    pulumi.export("spyglassHubUrl", hub.url)

@@ -1,0 +1,174 @@
+"""`labhub render`: what a stack would deploy, as files a reviewer can diff.
+
+Runs the whole program for one stack under the offline engine and writes:
+
+- `resources.json`: every registered resource (type, name, parent, inputs);
+- `manifests/<namespace>/<kind>-<name>.yaml`: every Kubernetes object the
+  program creates directly (cluster-scoped ones under `_cluster/`);
+- `charts/<release>/values.yaml` and `chart.yaml`: every Helm chart's values
+  and source.
+
+Every secret value is replaced by `[secret]` before anything is written, and
+the output directory is replaced atomically: a failed render leaves the
+previous one untouched, never half a directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi.runtime import rpc
+
+from labhub.engine import PROJECT_DIR, RecordedResource, StackRun, run_stack
+from labhub.errors import UserError
+
+REDACTED = "[secret]"
+UNKNOWN = "[unknown]"
+MARKER = ".labhub-render"
+HELM_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Chart")
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "PersistentVolume", "PriorityClass",
+        "IngressClass", "CustomResourceDefinition", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+    }
+)  # fmt: skip
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", required=True, help="stack to render (reads Pulumi.<stack>.yaml)")
+    parser.add_argument("--out", required=True, type=Path, help="directory to write; replaced as a whole")
+    parser.add_argument("--program", type=Path, default=PROJECT_DIR, help="Pulumi project directory (default: labhub's)")
+
+
+def run(args: argparse.Namespace) -> int:
+    result = run_stack(args.stack, args.program)
+    for warning in result.warnings:
+        print(f"labhub: warning: {warning}", file=sys.stderr)
+    files = render_files(result)
+    write_tree(args.out, files)
+    print(f"rendered stack {args.stack!r}: {len(result.resources)} resources, {len(files)} files in {args.out}")
+    return 0
+
+
+def redact(value: Any, secret_values: frozenset[str] = frozenset()) -> Any:
+    """A copy of `value` with every secret replaced by [secret] and unknowns by [unknown].
+
+    A secret that wraps a mapping or list (the SDK marks a whole `values` object secret
+    when one leaf is) keeps its shape: only the leaves that contain a known secret
+    value are replaced, so a reviewer still sees the non-secret settings. A secret
+    scalar is always replaced.
+    """
+    if rpc.is_rpc_secret(value):
+        inner = rpc.unwrap_rpc_secret(value)
+        return _redact_leaves(inner, secret_values) if isinstance(inner, (dict, list)) else REDACTED
+    if value == rpc.UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, dict):
+        return {k: redact(v, secret_values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, secret_values) for v in value]
+    if isinstance(value, str) and any(s in value for s in secret_values):
+        return REDACTED  # a secret that lost its marker on the way: never write it
+    return value
+
+
+def _redact_leaves(value: Any, secret_values: frozenset[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _redact_leaves(v, secret_values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_leaves(v, secret_values) for v in value]
+    if not secret_values or (isinstance(value, str) and any(s in value for s in secret_values)):
+        return REDACTED
+    return redact(value, secret_values)
+
+
+def render_files(result: StackRun) -> dict[str, str]:
+    """Relative path -> file text for one stack run (pure: nothing is written)."""
+    names = {r.urn: r.name for r in result.resources}
+    files: dict[str, str] = {}
+    entries = [
+        {
+            "type": r.type,
+            "name": r.name,
+            "parent": names.get(r.parent_urn) if r.parent_urn else None,
+            "inputs": redact(r.inputs, result.secret_values),
+        }
+        for r in result.resources
+    ]
+    files["resources.json"] = json.dumps(entries, indent=2, sort_keys=True) + "\n"
+    for resource in result.resources:
+        if resource.type in HELM_TYPES:
+            files.update(_chart_files(resource, result.secret_values))
+        elif resource.type.startswith("kubernetes:") and resource.custom and not resource.type.startswith("pulumi:"):
+            path, text = _manifest_file(resource, result.secret_values)
+            if path in files:
+                raise UserError(f"two Kubernetes objects render to {path}: names must be unique per kind and namespace")
+            files[path] = text
+    return files
+
+
+def _manifest_file(resource: RecordedResource, secret_values: frozenset[str]) -> tuple[str, str]:
+    manifest = redact(resource.inputs, secret_values)
+    kind = manifest.get("kind", resource.type.rsplit(":", 1)[-1])
+    metadata = manifest.get("metadata") or {}
+    name = metadata.get("name") or resource.name
+    namespace = "_cluster" if kind in CLUSTER_SCOPED_KINDS else metadata.get("namespace", "default")
+    return f"manifests/{namespace}/{kind.lower()}-{name}.yaml", _yaml(manifest)
+
+
+def _chart_files(resource: RecordedResource, secret_values: frozenset[str]) -> dict[str, str]:
+    inputs = redact(resource.inputs, secret_values)
+    release = inputs.get("name") or resource.name
+    repository = (inputs.get("repositoryOpts") or {}).get("repo")
+    chart = {
+        "chart": inputs.get("chart"),
+        "version": inputs.get("version"),
+        "repository": repository,
+        "release": release,
+        "namespace": inputs.get("namespace"),
+        "resourceType": resource.type,
+    }
+    return {
+        f"charts/{release}/chart.yaml": _yaml(chart),
+        f"charts/{release}/values.yaml": _yaml(inputs.get("values") or {}),
+    }
+
+
+def _yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False, allow_unicode=True)
+
+
+def write_tree(out: Path, files: dict[str, str]) -> None:
+    """Write `files` under `out`, replacing a previous render atomically.
+
+    Refuses to replace a non-empty directory that is not a labhub render, so a
+    mistyped `--out` can never wipe someone's files.
+    """
+    out = out.resolve()
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
+        raise UserError(f"--out {out} exists and is not a labhub render directory; choose an empty or new directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for relative, text in files.items():
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        (staging / MARKER).write_text("written by `labhub render`; the whole directory is replaced on each run\n")
+        if out.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            out.rename(retired / "render")
+            staging.rename(out)
+            shutil.rmtree(retired)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -1,0 +1,107 @@
+"""`labhub render`: what each stack would deploy, written as reviewable, valid, redacted files.
+
+Invariants: every Kubernetes object the program creates directly is a valid
+manifest for the cluster version we target (strict OpenAPI validation, so a
+misspelled field fails); every chart's values pass the chart's own schema; no
+generated or configured secret value appears anywhere in the output; a failed
+render never leaves a half-written directory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from labhub.cli import main
+from labhub.engine import StackRun
+from labhub.render import MARKER, REDACTED, redact, render_files, write_tree
+from labhub.z2jh_schema import validate_z2jh_values
+from pulumi.runtime import rpc
+
+# The oldest Kubernetes minor that z2jh 4.4.0 supports is 1.28; we validate against a
+# current one (the bundled schemas' newest) so removed APIs are caught too.
+KUBERNETES_VERSION = kubernetes_validate.latest_version()
+
+
+def _rendered(run: StackRun) -> dict[str, str]:
+    return render_files(run)
+
+
+def test_each_stack_renders_resources_manifests_and_charts(each_stack: StackRun) -> None:
+    files = _rendered(each_stack)
+    entries = json.loads(files["resources.json"])
+    assert len(entries) == len(each_stack.resources)
+    assert {e["type"] for e in entries} >= {"kubernetes:core/v1:Namespace", "kubernetes:helm.sh/v4:Chart"}
+    assert any(path.startswith("manifests/_cluster/namespace-") for path in files)
+    assert any(path.startswith("charts/") and path.endswith("/values.yaml") for path in files)
+
+
+def test_every_manifest_is_valid_against_the_kubernetes_openapi_schema(each_stack: StackRun) -> None:
+    manifests = {p: yaml.safe_load(t) for p, t in _rendered(each_stack).items() if p.startswith("manifests/")}
+    assert manifests
+    for path, manifest in manifests.items():
+        if manifest.get("kind") == "Secret":
+            # stringData is redacted to "[secret]" strings: still a valid map of strings.
+            assert all(v == REDACTED for v in (manifest.get("stringData") or {}).values()), path
+        try:
+            kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{each_stack.stack}: {path} is not a valid {manifest.get('kind')}: {error.message} at {list(error.path)}")
+
+
+def test_every_chart_values_file_validates_against_the_z2jh_schema(each_stack: StackRun) -> None:
+    files = _rendered(each_stack)
+    charts = {p.split("/")[1] for p in files if p.startswith("charts/")}
+    assert charts
+    for release in charts:
+        chart = yaml.safe_load(files[f"charts/{release}/chart.yaml"])
+        assert chart["chart"] == "jupyterhub" and chart["version"] == "4.4.0"
+        values = yaml.safe_load(files[f"charts/{release}/values.yaml"])
+        assert validate_z2jh_values(values) == [], f"{each_stack.stack}: charts/{release}/values.yaml"
+
+
+def test_no_secret_value_appears_in_plaintext_anywhere_in_the_render(each_stack: StackRun) -> None:
+    assert each_stack.secret_values, "the run generated no secrets: the check would prove nothing"
+    text = "\n".join(_rendered(each_stack).values())
+    leaked = [v for v in each_stack.secret_values if v in text]
+    assert leaked == []
+
+
+def test_a_secret_object_keeps_its_shape_and_loses_only_its_secret_leaves() -> None:
+    value = rpc.wrap_rpc_secret({"hub": {"cookie": "s3", "image": "lab/img:1"}, "n": 3})
+    assert redact(value, frozenset({"s3"})) == {"hub": {"cookie": REDACTED, "image": "lab/img:1"}, "n": 3}
+    assert redact(rpc.wrap_rpc_secret("s3"), frozenset()) == REDACTED
+    assert redact({"note": "a url with s3 inside"}, frozenset({"s3"})) == {"note": REDACTED}
+
+
+def test_render_replaces_its_previous_output_as_a_whole(tmp_path: Path) -> None:
+    out = tmp_path / "render"
+    write_tree(out, {"a/old.yaml": "old\n"})
+    write_tree(out, {"b/new.yaml": "new\n"})
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [MARKER, "b/new.yaml"]
+    assert [p.name for p in tmp_path.iterdir()] == ["render"], "no staging directories are left behind"
+
+
+def test_render_refuses_to_overwrite_a_directory_it_did_not_write(tmp_path: Path, capsys) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("keep me")
+    assert main(["render", "--stack", "dev", "--out", str(tmp_path)]) == 2
+    assert "is not a labhub render directory" in capsys.readouterr().err
+    assert precious.read_text() == "keep me"
+
+
+def test_render_of_an_unknown_stack_names_the_stacks_that_exist(tmp_path: Path, capsys) -> None:
+    assert main(["render", "--stack", "staging", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("labhub: error: no stack 'staging'") and "stacks here: dev, prod" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_cli_writes_the_dev_render(tmp_path: Path, capsys) -> None:
+    assert main(["render", "--stack", "dev", "--out", str(tmp_path / "out")]) == 0
+    assert "rendered stack 'dev'" in capsys.readouterr().out
+    assert (tmp_path / "out" / "resources.json").is_file()

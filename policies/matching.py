@@ -1,0 +1,187 @@
+"""Shared vocabulary of the secret rules: what a credential-like name is, what a
+reference is, and how to walk resource properties without tripping on values
+that are unknown at preview time.
+
+Why one module: every rule must agree on these, or a name that one rule calls a
+credential would slip past another. Nothing here imports Pulumi, so
+`labhub.stackfile_check` reuses the same name classifier for stack files.
+
+Names are matched in two spellings: as written (`MYSQL_ROOT_PASSWORD`,
+`cookieSecret`) and in snake_case (`mysql_root_password`, `cookie_secret`), so a
+pattern list written once covers env vars, camelCase chart keys, snake_case
+traitlets and `--kebab-case` options. Patterns are case-insensitive regexes,
+searched (not anchored) in the name.
+
+Unknown values (the SDK's sentinels, or the proxy raising `UnknownValueError`)
+are skipped by the walkers: a value that is not known until the update runs is
+computed from another resource's output, so it cannot be a literal typed into
+the program. `pulumi up` re-runs the policies once the values are known.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy.proxy import (
+    UNKNOWN_ARCHIVE_VALUE,
+    UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_ASSET_VALUE,
+    UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_NUMBER_VALUE,
+    UNKNOWN_OBJECT_VALUE,
+    UNKNOWN_STRING_VALUE,
+    UnknownValueError,
+)
+
+Path = tuple[str | int, ...]
+
+# Names whose value is a credential (searched in the name, case-insensitive).
+DEFAULT_CREDENTIAL_NAME_PATTERNS: list[str] = [
+    "password",
+    "passwd",
+    "pwd",
+    r"(^|_)pass$",
+    "passphrase",
+    "secret",
+    "token",
+    "credential",
+    r"^keys$",  # z2jh hub.config.CryptKeeper.keys
+    r"(^|_)(api|private|secret|signing|encryption|access|auth|ssh|client|master|session|crypt)_?keys?$",
+]
+
+# Names that contain a credential word but hold a reference, a location or a
+# setting, never the credential itself (existingSecret, passwordKey, tokenUrl,
+# MYSQL_ROOT_PASSWORD_FILE, MYSQL_RANDOM_ROOT_PASSWORD, passwordLength...).
+DEFAULT_IGNORED_NAME_PATTERNS: list[str] = [
+    r"^existing",
+    r"_(ref|refs|name|names|file|files|path|paths|dir|url|uri|endpoint|host|hosts|port|user|username"
+    r"|length|len|ttl|expiry|expires|expiration|lifetime|age|seconds|timeout|type|method|mode|policy"
+    r"|enabled|required|rotation)$",
+    r"^(password|token|credentials?)_key$",
+    r"(allow_empty|random_root|onetime)_password$",
+]
+
+_UNKNOWNS = frozenset({
+    UNKNOWN_ARCHIVE_VALUE, UNKNOWN_ARRAY_VALUE, UNKNOWN_ASSET_VALUE, UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_NUMBER_VALUE, UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE,
+})
+_REFERENCE_RE = re.compile(r"\$\(\w+\)|\$\{\w+\}|^\$\w+$|^\$\(|^\$\{")
+_CAMEL_RE = re.compile(r"([a-z0-9])([A-Z])")
+_NON_WORD_RE = re.compile(r"[^A-Za-z0-9]+")
+
+
+def snake(name: str) -> str:
+    """`cookieSecret` -> `cookie_secret`, `--db-password` -> `db_password`."""
+    return _NON_WORD_RE.sub("_", _CAMEL_RE.sub(r"\1_\2", name)).strip("_").lower()
+
+
+class NameMatcher:
+    """Decides whether a key, env var or option name names a credential."""
+
+    def __init__(self, patterns: Sequence[str], ignored: Sequence[str] = ()) -> None:
+        self._patterns = [re.compile(p, re.IGNORECASE) for p in patterns]
+        self._ignored = [re.compile(p, re.IGNORECASE) for p in ignored]
+
+    def is_credential(self, name: Any) -> bool:
+        if not isinstance(name, str) or not name:
+            return False
+        spellings = (name, snake(name))
+        if any(p.search(s) for p in self._ignored for s in spellings):
+            return False
+        return any(p.search(s) for p in self._patterns for s in spellings)
+
+
+def is_unknown(value: Any) -> bool:
+    """True for the SDK's preview-time unknown sentinels."""
+    return isinstance(value, str) and value in _UNKNOWNS
+
+
+def is_reference(value: str) -> bool:
+    """True when a string points at a value kept elsewhere: `$(VAR)` (kubelet), `${VAR}` / `$VAR` (shell)."""
+    return bool(_REFERENCE_RE.search(value.strip()))
+
+
+def is_literal(value: Any) -> bool:
+    """A non-empty, known string that is not a reference: a value typed into the program."""
+    return isinstance(value, str) and bool(value.strip()) and not is_unknown(value) and not is_reference(value)
+
+
+def is_mapping(node: Any) -> bool:
+    return isinstance(node, Mapping)
+
+
+def is_list(node: Any) -> bool:
+    return isinstance(node, Sequence) and not isinstance(node, (str, bytes))
+
+
+def children(node: Any) -> Iterator[tuple[str | int, Any]]:
+    """(key, value) pairs of a mapping or list, skipping values unknown at preview time."""
+    if is_mapping(node):
+        keys: Sequence[str | int] = list(node)
+    elif is_list(node):
+        keys = range(len(node))
+    else:
+        return
+    for key in keys:
+        try:
+            value = node[key]
+        except UnknownValueError:
+            continue
+        if not is_unknown(value):
+            yield key, value
+
+
+def get(node: Any, *keys: str | int) -> Any:
+    """node[k1][k2]...; None if any step is missing, unknown or not a container."""
+    for key in keys:
+        found = dict(children(node)) if (is_mapping(node) or is_list(node)) else {}
+        if key not in found:
+            return None
+        node = found[key]
+    return node
+
+
+def walk(node: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """Every known node below `node` (itself included), depth first, with its path."""
+    yield path, node
+    for key, value in children(node):
+        yield from walk(value, path + (key,))
+
+
+def leaves_under_credential_names(node: Any, names: NameMatcher, path: Path = ()) -> Iterator[tuple[Path, str]]:
+    """Known string values whose own key (or, in lists, the nearest key) is credential-like."""
+    for sub_path, value in walk(node, path):
+        if isinstance(value, str) and sub_path:
+            key = next((k for k in reversed(sub_path) if isinstance(k, str)), None)
+            if names.is_credential(key):
+                yield sub_path, value
+
+
+def format_path(path: Path) -> str:
+    """('spec', 'containers', 0, 'env') -> 'spec.containers[0].env'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][\w-]*", part):
+            out += f".{part}" if out else part
+        else:
+            out += f'["{part}"]'
+    return out
+
+
+def path_matches(path: Path, patterns: Sequence[str]) -> bool:
+    """True if a dotted pattern (`*` = one key) matches `path` or a prefix of it (list items included)."""
+    keys = [str(p) for p in path]
+    for pattern in patterns:
+        parts = pattern.split(".")
+        if len(parts) <= len(keys) and all(fnmatch.fnmatchcase(k, p) for k, p in zip(keys, parts)):
+            return True
+    return False
+
+
+def type_matches(resource_type: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(resource_type, p) for p in patterns)

@@ -89,6 +89,9 @@ def settings(args: ResourceValidationArgs | StackValidationArgs, schema: PolicyC
     """The policy's config with the schema defaults filled in, as the CLI would."""
     merged = {key: prop["default"] for key, prop in schema.properties.items() if "default" in prop}
     merged.update(args.get_config() or {})
+    for key, prop in schema.properties.items():  # config crosses gRPC as a Struct: 24 arrives as 24.0
+        if prop.get("type") == "integer" and isinstance(merged.get(key), float) and merged[key].is_integer():
+            merged[key] = int(merged[key])
     return merged
 
 

@@ -46,7 +46,6 @@ class ContentsStorage:
         self.proxy_url = proxy_url.rstrip("/")
         self._token = api_token
         self.timeout = timeout
-        self._http = AsyncHTTPClient()
 
     async def _request(self, url: str, method: str = "GET", body: Any = None, ok: tuple[int, ...] = (200,)) -> tuple[int, Any]:
         request = HTTPRequest(
@@ -58,7 +57,7 @@ class ContentsStorage:
             follow_redirects=False,
         )
         try:
-            response = await self._http.fetch(request, raise_error=False)
+            response = await AsyncHTTPClient().fetch(request, raise_error=False)
         except OSError as error:
             raise StorageError(502, f"cannot reach {url.split('?')[0]}: {error}") from error
         if response.code not in ok:

@@ -1,0 +1,66 @@
+"""Who the user is: JupyterHub OAuth in production, a fixed user for local runs.
+
+Why JupyterHub's helpers: `HubOAuthenticated` + `HubOAuth` +
+`HubOAuthCallbackHandler` already implement the OAuth dance, the token cookie,
+scope checks (`JUPYTERHUB_OAUTH_ACCESS_SCOPES`) and JupyterHub's session-bound
+xsrf tokens; writing our own would be the bug. The handlers are written once
+against a small surface (`current_user["name"]`, `xsrf_form_html()`,
+`check_xsrf_cookie()`) and combined with one of the two mixins below when the
+application is built.
+
+`--dev-user` exists for local runs and tests only: every request is that
+user, and CSRF protection is tornado's own double-submit `_xsrf` cookie. The
+CLI refuses it whenever a hub is configured (`--hub-url`, or a JupyterHub
+OAuth client in the environment), so a deployment cannot fall back to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
+from tornado.web import RequestHandler
+
+
+class DevUserAuth:
+    """Mixin: every request is made by `settings["labhub_dev_user"]`."""
+
+    settings: dict[str, Any]
+
+    def get_current_user(self) -> dict[str, Any]:
+        return {"name": self.settings["labhub_dev_user"], "kind": "user"}
+
+
+class HubUserAuth(HubOAuthenticated):
+    """Mixin: the user comes from JupyterHub OAuth; the HubOAuth instance is shared via settings."""
+
+    settings: dict[str, Any]
+
+    @property
+    def hub_auth(self) -> HubOAuth:  # type: ignore[override]
+        return self.settings["hub_auth"]
+
+    @hub_auth.setter
+    def hub_auth(self, value: HubOAuth) -> None:  # pragma: no cover - JupyterHub may assign it
+        self.settings["hub_auth"] = value
+
+
+def make_hub_auth(service_prefix: str) -> HubOAuth:
+    """A HubOAuth configured from JupyterHub's service environment variables.
+
+    HubOAuth itself reads JUPYTERHUB_API_TOKEN, JUPYTERHUB_API_URL,
+    JUPYTERHUB_CLIENT_ID, JUPYTERHUB_OAUTH_CALLBACK_URL,
+    JUPYTERHUB_OAUTH_ACCESS_SCOPES and JUPYTERHUB_HOST; it raises if the
+    token or client id is empty.
+    """
+    return HubOAuth(base_url=service_prefix, cache_max_age=60)
+
+
+def with_auth(handler: type[RequestHandler], dev: bool) -> type[RequestHandler]:
+    """`handler` combined with the chosen authentication mixin."""
+    mixin: type = DevUserAuth if dev else HubUserAuth
+    return type(handler.__name__, (mixin, handler), {"__doc__": handler.__doc__})
+
+
+class OAuthCallbackHandler(HubUserAuth, HubOAuthCallbackHandler):
+    """Finishes JupyterHub's OAuth login at `<prefix>oauth_callback` and sets the cookie."""

@@ -1,0 +1,72 @@
+"""Validate z2jh chart values against the chart's own JSON schema (z2jh 4.4.0), offline.
+
+Helm checks values.schema.json against the chart defaults merged with the
+user's values, so the top-level `required` list only holds after that merge;
+like upstream's verify/validate_values.py without --chart-values we drop it
+and check only the keys given. Everything else applies: misspelled keys fail
+(`additionalProperties: false` almost everywhere), as do wrong types.
+
+The schema is read from shared/schemas next to the repository, or from
+$LABHUB_SHARED_DIR/schemas when that is set.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_FILE = "z2jh-4.4.0-values.schema.yaml"
+UNKNOWN_PLACEHOLDER = "<unknown>"
+
+
+def shared_dir() -> Path:
+    """The shared directory: $LABHUB_SHARED_DIR, else <repo>/../shared."""
+    override = os.environ.get("LABHUB_SHARED_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def schema_path() -> Path:
+    return shared_dir() / "schemas" / SCHEMA_FILE
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: Path) -> dict[str, Any]:
+    schema = yaml.safe_load(path.read_text(encoding="utf-8"))
+    schema.pop("required", None)  # met only after Helm merges the chart's defaults (see module docstring)
+    jsonschema.Draft7Validator.check_schema(schema)
+    return schema
+
+
+def _plain(value: Any) -> Any:
+    """JSON data as the chart would receive it; anything else (e.g. a pulumi Output) becomes a placeholder string."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return UNKNOWN_PLACEHOLDER
+
+
+def _json_path(parts: Any) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+
+
+def validate_z2jh_values(values: Mapping[str, Any]) -> list[str]:
+    """Schema errors of `values`, each as '<JSON path>: <message>' (sorted); [] when valid."""
+    validator = jsonschema.Draft7Validator(_load(schema_path()))
+    errors = validator.iter_errors(_plain(values))
+    return sorted(f"{_json_path(e.absolute_path)}: {e.message}" for e in errors)
+
+
+def assert_valid_z2jh_values(values: Mapping[str, Any]) -> None:
+    """Raise ValueError listing every schema error of `values`."""
+    errors = validate_z2jh_values(values)
+    if errors:
+        raise ValueError("z2jh values do not match the chart schema:\n  " + "\n  ".join(errors))

@@ -49,6 +49,7 @@ DEFAULT_CREDENTIAL_NAME_PATTERNS: list[str] = [
     "token",
     "credential",
     r"^keys$",  # z2jh hub.config.CryptKeeper.keys
+    r"crypt_?keeper",
     r"(^|_)(api|private|secret|signing|encryption|access|auth|ssh|client|master|session|crypt)_?keys?$",
 ]
 

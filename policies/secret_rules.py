@@ -83,7 +83,7 @@ RANDOM_LENGTHS: dict[str, tuple[str, str, str]] = {
 }
 _PRIVATE_KEY_RE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 _ASSIGNMENT_LINE_RE = re.compile(
-    r"""^\s*(?:export\s+)?["']?(?P<name>[A-Za-z_][\w.\-]*)["']?\s*[:=]\s*(?P<value>.*?)\s*$""", re.MULTILINE)
+    r"""^[ \t]*(?:export[ \t]+)?["']?(?P<name>[A-Za-z_][\w.\-]*)["']?[ \t]*[:=][ \t]*(?P<value>.*?)[ \t]*$""", re.MULTILINE)
 _NOT_A_VALUE = frozenset({"", "null", "none", "~", "true", "false", "yes", "no"})
 
 
@@ -121,7 +121,7 @@ def _content_findings(key: str, text: str, names: NameMatcher) -> Iterator[str]:
         name, raw = match["name"], match["value"]
         if not names.is_credential(name.rsplit(".", 1)[-1]):
             continue
-        if raw[:1] in "\"'":
+        if raw[:1] and raw[0] in "\"'":
             value = raw[1:].split(raw[0], 1)[0]
         elif python or re.search(r"[()\[\]{}$%]", raw) or re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", raw):
             continue  # code or a reference, not a value

@@ -9,7 +9,9 @@ registered resource through the pack's own analyzer servicer, the object
 * `Configure` with each policy's enforcement level and config, resolved as the
   CLI resolves `--policy-pack-config FILE` (`{"all": "advisory",
   "<policy>": "mandatory" | {"enforcementLevel": ..., "<key>": ...}}`),
-  validated against the policy's schema, with schema defaults applied;
+  validated against the policy's schema (stricter than the CLI: an unknown
+  key is an error, since a typo would silently leave the default in force),
+  with schema defaults applied;
 * `Analyze` per resource with its inputs, secrets decrypted (the engine sends
   policies decrypted values);
 * `AnalyzeStack` once with every resource plus the root Stack and its outputs

@@ -106,7 +106,9 @@ class FilesystemStorage:
         dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             for segment in parents:
-                dir_fd = self._enter(dir_fd, segment, destination)
+                child = self._enter(dir_fd, segment, destination)
+                os.close(dir_fd)
+                dir_fd = child
             name = self._place(dir_fd, folder, destination, filename, data)
         finally:
             os.close(dir_fd)
@@ -118,14 +120,11 @@ class FilesystemStorage:
         except FileExistsError:
             pass
         except OSError as error:
-            os.close(dir_fd)
             raise StorageError(409, f"cannot create folder {segment!r} for {destination}: {error.strerror}") from error
         try:
             child = os.open(segment, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
         except OSError as error:
             raise StorageError(409, f"{segment!r} in {destination} is a symlink or not a folder; refusing to follow it") from error
-        finally:
-            os.close(dir_fd)
         return child
 
     def _place(self, dir_fd: int, folder: str, destination: str, filename: str, data: bytes) -> str:

@@ -143,3 +143,14 @@ def test_end_to_end_planted_program_fails_with_its_violations(capsys):
         "- [mandatory]  no-weak-credentials  (kubernetes:apps/v1:Deployment: mysql)",
     ]
     assert code == 1
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_end_to_end_the_real_stacks_pass_the_pack(stack, capsys):
+    """The repo's program, run for each stack file under the mock engine, has no violation."""
+    parser = argparse.ArgumentParser()
+    policy_check.add_arguments(parser)
+    code = policy_check.run(parser.parse_args(["--stack", stack]))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"policy-check: stack {stack}: 0 violation(s)" in out

@@ -22,7 +22,7 @@ from policies.matching import (
 )
 
 # Stack config also holds rotation keepers (`secrets.rotation.cookieSecret: "2026-11-01"`): a date, not a secret.
-IGNORED_NAME_PATTERNS = [*DEFAULT_IGNORED_NAME_PATTERNS, r"(^|_)rotations?$", r"(^|_)keepers?$"]
+IGNORED_NAME_PATTERNS = [*DEFAULT_IGNORED_NAME_PATTERNS, r"(^|_)rotations?$"]
 NAMES = NameMatcher(DEFAULT_CREDENTIAL_NAME_PATTERNS, IGNORED_NAME_PATTERNS)
 
 

@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Re-exported: the stack config and the sizing rule share one quantity parser.
 from components.quantities import parse_cpu_quantity, parse_memory_quantity  # noqa: F401
@@ -177,6 +177,15 @@ class MySQLSidecarSettings(BaseModel):
         if path.startswith("/") or ".." in path.split("/") or not path.strip("/"):
             raise ValueError(f"data_subpath {path!r} must be a relative path inside the home volume")
         return path.strip("/")
+
+    @model_validator(mode="after")
+    def _fits(self) -> MySQLSidecarSettings:
+        self.sizing()  # a limit too small for mysqld fails here, at config time
+        if parse_memory_quantity(self.memory_request) > parse_memory_quantity(self.memory_limit):
+            raise ValueError(f"memory_request {self.memory_request!r} exceeds memory_limit {self.memory_limit!r}")
+        if parse_cpu_quantity(self.cpu_request) > parse_cpu_quantity(self.cpu_limit):
+            raise ValueError(f"cpu_request {self.cpu_request!r} exceeds cpu_limit {self.cpu_limit!r}")
+        return self
 
     def sizing(self) -> MySQLSizing:
         return plan_mysql_memory(self.memory_limit, self.buffer_pool_fraction)

@@ -1,0 +1,478 @@
+"""The Spyglass hub's z2jh values: valid for chart 4.4.0, tokens only where declared, sidecar wired in.
+
+Invariants: dev-like and prod-like values validate against the z2jh 4.4.0
+values schema; the generated tokens appear at exactly the paths in
+`CREDENTIAL_VALUE_PATHS` (and are placed as given, so pulumi Outputs stay
+secret); the notebook finds its database with no setup (DJ_* env, /etc/my.cnf);
+persistence puts the database in the user's own home volume and nowhere else;
+user pods take ingress only from the hub and proxy; images are pinned.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from components import spyglass_values as sv
+from components.mysql_sidecar import MySQLSidecarSettings
+from components.spyglass_values import AuthSettings, CullSettings, SpyglassHubSettings, nbgitpuller_url, spyglass_hub_values
+from labhub import z2jh_schema
+from labhub.z2jh_schema import validate_z2jh_values
+
+KUBESPAWNER_NS = {
+    "userid": 7, "username": "test-40lab", "unescaped_username": "test@lab", "legacy_escape_username": "test-40lab",
+    "escaped_username": "test-40lab", "servername": "", "unescaped_servername": "", "escaped_servername": "",
+    "user_server": "test-40lab", "escaped_user_server": "test-40lab", "pod_name": "jupyter-test-40lab",
+    "pvc_name": "claim-test-40lab", "namespace": "spyglass",
+}
+SPYGLASS_DEMO = nbgitpuller_url(
+    "https://github.com/LorenFrankLab/spyglass-demo", branch="main", urlpath="lab/tree/spyglass-demo/notebooks/00_HubQuickStart.ipynb"
+)
+# Distinct sentinels, so a test can find where each token landed.
+TOKENS = {
+    "proxy_token": "PROXYTOKEN" * 6,
+    "cookie_secret": "COOKIESECRET" * 5,
+    "crypt_keeper_keys": ["CRYPTKEY" * 8],
+    "oauth_client_secret": "OAUTHSECRET" * 4,
+}
+SERVICE_TOKEN = "SERVICETOKEN" * 4
+
+
+def _settings(**overrides: Any) -> SpyglassHubSettings:
+    """A valid dev-like settings object (dummy auth, ephemeral database)."""
+    mysql = {"secret_name": "spyglass-mysql", "config_map_name": "spyglass-mysql-config", **overrides.pop("mysql", {})}
+    base = {"host": "spyglass.localhost", "singleuser_image": "quay.io/lorenlab/hhmi-spyglass-image:82450331e8f1", "mysql": MySQLSidecarSettings(**mysql)}
+    return SpyglassHubSettings(**{**base, **overrides})
+
+
+def _prod_settings(**overrides: Any) -> SpyglassHubSettings:
+    """A prod-like settings object: GitHub OAuth, TLS from cert-manager, persistent databases."""
+    return _settings(
+        **{
+            "host": "spyglass.example.org",
+            "tls_secret_name": "spyglass-tls",
+            "cluster_issuer": "letsencrypt-prod",
+            "ingress_class_name": "nginx",
+            "auth": AuthSettings(kind="github", client_id="Iv1.abc", allowed_organizations=("LorenFrankLab",), admin_users=("lead",)),
+            "default_url": SPYGLASS_DEMO,
+            "storage_class": "standard-rwo",
+            "mysql": {"persistence": True},
+            **overrides,
+        }
+    )
+
+
+def _values(settings: SpyglassHubSettings | None = None, **kwargs: Any) -> dict[str, Any]:
+    settings = settings or _settings()
+    tokens = dict(TOKENS)
+    if settings.auth.kind == "dummy":
+        tokens.pop("oauth_client_secret")
+    return spyglass_hub_values(settings, **{**tokens, **kwargs})
+
+
+def _templates_service() -> dict[str, Any]:
+    return {
+        "services": {"templates": {"url": "http://notebook-templates:8080", "api_token": SERVICE_TOKEN, "oauth_redirect_uri": "https://spyglass.example.org/services/templates/oauth_callback"}},
+        "load_roles": {"templates": {"scopes": ["access:servers", "read:users:name"], "services": ["templates"]}},
+    }
+
+
+def expand(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.format(**KUBESPAWNER_NS)
+    if isinstance(value, list):
+        return [expand(v) for v in value]
+    if isinstance(value, dict):
+        return {k: expand(v) for k, v in value.items()}
+    return value
+
+
+def paths_of(value: Any, predicate: Any, prefix: str = "") -> list[str]:
+    """Dotted paths (list items as the parent's path) of every leaf for which predicate holds."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in paths_of(v, predicate, f"{prefix}.{k}" if prefix else k)]
+    if isinstance(value, list):
+        return [p for v in value for p in paths_of(v, predicate, prefix)]
+    return [prefix] if predicate(value) else []
+
+
+# --- schema ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param(lambda: _values(), id="dev"),
+        pytest.param(lambda: _values(_prod_settings(), **_templates_service()), id="prod"),
+        pytest.param(lambda: _values(_prod_settings(auth=AuthSettings(kind="generic-oauth", client_id="spyglass", authorize_url="https://id.example.org/auth", token_url="https://id.example.org/token", userdata_url="https://id.example.org/userinfo", username_claim="preferred_username", allowed_users=("ada",)))), id="generic-oauth"),
+        pytest.param(lambda: _values(_settings(storage_type="none")), id="no-home-storage"),
+        pytest.param(lambda: _values(_settings(non_private_cluster_cidrs=("100.64.0.0/10",))), id="carved-egress"),
+    ],
+)
+def test_values_validate_against_the_z2jh_440_schema(values: Any) -> None:
+    assert validate_z2jh_values(values()) == []
+
+
+def test_schema_validator_reports_each_error_with_its_json_path() -> None:
+    values = _values()
+    values["singleuser"]["imagee"] = values["singleuser"].pop("image")
+    values["cull"]["timeout"] = "1h"
+    assert validate_z2jh_values(values) == [
+        "$.cull.timeout: '1h' is not of type 'integer', 'null'",
+        "$.singleuser: Additional properties are not allowed ('imagee' was unexpected)",
+    ]
+
+
+def test_schema_validator_checks_unknown_values_as_strings() -> None:
+    """A pulumi Output in the values is checked as a placeholder string, not a type error."""
+    assert validate_z2jh_values(_values(proxy_token=object())) == []
+
+
+def test_schema_location_follows_labhub_shared_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "schemas").mkdir()
+    shutil.copy(z2jh_schema.schema_path(), tmp_path / "schemas" / z2jh_schema.SCHEMA_FILE)
+    monkeypatch.setenv("LABHUB_SHARED_DIR", str(tmp_path))
+    assert z2jh_schema.schema_path() == tmp_path / "schemas" / z2jh_schema.SCHEMA_FILE
+    assert validate_z2jh_values(_values()) == []
+    monkeypatch.setenv("LABHUB_SHARED_DIR", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError):
+        validate_z2jh_values(_values())
+
+
+def test_assert_valid_raises_listing_the_errors() -> None:
+    with pytest.raises(ValueError, match=r"\$\.ingress: 'enabled' is a required property"):
+        z2jh_schema.assert_valid_z2jh_values({"ingress": {}})
+
+
+@pytest.mark.parametrize("persistence", [False, True], ids=["ephemeral", "persistent"])
+def test_user_pod_containers_validate_as_kubernetes_objects(persistence: bool) -> None:
+    """Extra and init containers, with the pod volumes z2jh and our values add, make a valid Pod."""
+    singleuser = expand(_values(_settings(mysql={"persistence": persistence}))["singleuser"])
+    volumes = [{"name": "volume-test-40lab", "persistentVolumeClaim": {"claimName": "claim-test-40lab"}}, *singleuser["storage"]["extraVolumes"].values()]
+    notebook = {"name": "notebook", "image": "x:1", "volumeMounts": list(singleuser["storage"]["extraVolumeMounts"].values())}
+    pod = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "jupyter-test-40lab"},
+        "spec": {"initContainers": singleuser["initContainers"], "containers": [notebook, *singleuser["extraContainers"]], "volumes": volumes},
+    }
+    kubernetes_validate.validate(pod, kubernetes_validate.latest_version(), strict=True)
+    mounted = {m["name"] for c in pod["spec"]["containers"] + pod["spec"]["initContainers"] for m in c["volumeMounts"]}
+    assert mounted <= {v["name"] for v in volumes}, "every mount has its volume"
+
+
+# --- credentials --------------------------------------------------------------------
+
+
+def test_tokens_appear_exactly_at_the_declared_credential_paths() -> None:
+    values = _values(_prod_settings(), **_templates_service())
+    sentinels = {*(v for k, v in TOKENS.items() if k != "crypt_keeper_keys"), *TOKENS["crypt_keeper_keys"], SERVICE_TOKEN}
+    found = paths_of(values, lambda leaf: leaf in sentinels)
+    assert sorted(found) == sorted(
+        [
+            "hub.config.ConfigurableHTTPProxy.auth_token",
+            "hub.config.CryptKeeper.keys",
+            "hub.config.GitHubOAuthenticator.client_secret",
+            "hub.config.JupyterHub.cookie_secret",
+            "hub.services.templates.api_token",
+        ]
+    )
+    assert all(sv.is_credential_path(p) for p in found)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        pytest.param("hub.services.templates.api_token", True, id="service-token"),
+        pytest.param("hub.services.templates.url", False, id="service-url"),
+        pytest.param("hub.config.GenericOAuthenticator.client_secret", True, id="generic-secret"),
+        pytest.param("hub.config.GitHubOAuthenticator.client_id", False, id="client-id"),
+        pytest.param("hub.services.a.b.api_token", False, id="too-deep"),
+    ],
+)
+def test_credential_paths_match_one_key_per_star(path: str, expected: bool) -> None:
+    assert sv.is_credential_path(path) is expected
+
+
+def test_tokens_are_placed_as_given_so_outputs_stay_outputs() -> None:
+    proxy, cookie, key, secret = object(), object(), object(), object()
+    values = spyglass_hub_values(_prod_settings(), proxy_token=proxy, cookie_secret=cookie, crypt_keeper_keys=key, oauth_client_secret=secret)
+    config = values["hub"]["config"]
+    assert config["ConfigurableHTTPProxy"]["auth_token"] is proxy
+    assert config["JupyterHub"]["cookie_secret"] is cookie
+    assert config["CryptKeeper"]["keys"] == [key] and config["CryptKeeper"]["keys"][0] is key
+    assert config["GitHubOAuthenticator"]["client_secret"] is secret
+
+
+def test_no_database_password_reaches_the_values() -> None:
+    """The sidecar and notebook get the MySQL password by Secret reference only."""
+    values = json.dumps(_values(_prod_settings()))
+    assert "secretKeyRef" in values and "MYSQL_ROOT_PASSWORD\", \"value\"" not in values
+    assert paths_of(_values(), lambda leaf: isinstance(leaf, str) and "password" in leaf.lower() and "=" in leaf) == []
+
+
+# --- authentication ---------------------------------------------------------------
+
+
+def test_dummy_authenticator_allows_all_for_local_development() -> None:
+    config = _values()["hub"]["config"]
+    assert config["JupyterHub"]["authenticator_class"] == "dummy"
+    assert config["Authenticator"] == {"allow_all": True}
+    assert not any(k.endswith("OAuthenticator") for k in config)
+
+
+def test_github_oauth_gets_client_callback_and_allowed_organisations() -> None:
+    config = _values(_prod_settings())["hub"]["config"]
+    assert config["JupyterHub"] == {"authenticator_class": "github", "cookie_secret": TOKENS["cookie_secret"]}
+    assert config["Authenticator"] == {"admin_users": ["lead"]}
+    assert config["GitHubOAuthenticator"] == {
+        "client_id": "Iv1.abc",
+        "client_secret": TOKENS["oauth_client_secret"],
+        "oauth_callback_url": "https://spyglass.example.org/hub/oauth_callback",
+        "allowed_organizations": ["LorenFrankLab"],
+    }
+
+
+def test_generic_oauth_gets_its_endpoints() -> None:
+    auth = AuthSettings(kind="generic-oauth", client_id="c", authorize_url="https://i/a", token_url="https://i/t", userdata_url="https://i/u", scope=("openid",), allowed_users=("ada",))
+    config = _values(_prod_settings(auth=auth))["hub"]["config"]
+    assert config["Authenticator"] == {"allowed_users": ["ada"]}
+    assert config["GenericOAuthenticator"] == {
+        "client_id": "c", "client_secret": TOKENS["oauth_client_secret"], "oauth_callback_url": "https://spyglass.example.org/hub/oauth_callback",
+        "scope": ["openid"], "authorize_url": "https://i/a", "token_url": "https://i/t", "userdata_url": "https://i/u",
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        pytest.param({"kind": "github", "allowed_users": ("a",)}, "client_id", id="github-without-client-id"),
+        pytest.param({"kind": "github", "client_id": "c"}, "allowed_users or allowed_organizations", id="github-allows-everyone"),
+        pytest.param({"kind": "generic-oauth", "client_id": "c", "allowed_users": ("a",)}, "authorize_url, token_url, userdata_url", id="generic-without-endpoints"),
+        pytest.param({"kind": "cilogon"}, "kind", id="unsupported-kind"),
+    ],
+)
+def test_incomplete_oauth_settings_are_refused(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        AuthSettings(**fields)
+
+
+def test_oauth_without_a_client_secret_is_refused() -> None:
+    with pytest.raises(ValueError, match="oauth_client_secret"):
+        _values(_prod_settings(), oauth_client_secret=None)
+
+
+# --- ingress, culling, image --------------------------------------------------------
+
+
+def test_ingress_serves_the_host_with_tls_from_cert_manager() -> None:
+    values = _values(_prod_settings(ingress_annotations={"nginx.ingress.kubernetes.io/proxy-body-size": "64m"}))
+    assert values["ingress"] == {
+        "enabled": True,
+        "hosts": ["spyglass.example.org"],
+        "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "64m", "cert-manager.io/cluster-issuer": "letsencrypt-prod"},
+        "ingressClassName": "nginx",
+        "tls": [{"hosts": ["spyglass.example.org"], "secretName": "spyglass-tls"}],
+    }
+    assert values["proxy"] == {"service": {"type": "ClusterIP"}}
+
+
+def test_without_a_tls_secret_there_is_no_tls_and_the_callback_is_http() -> None:
+    values = _values()
+    assert "tls" not in values["ingress"]
+    assert _settings().url == "http://spyglass.localhost"
+
+
+def test_culling_is_configurable() -> None:
+    values = _values(_settings(cull=CullSettings(enabled=True, timeout=7200, every=300, max_age=86400)))
+    assert values["cull"] == {"enabled": True, "timeout": 7200, "every": 300, "maxAge": 86400}
+
+
+@pytest.mark.parametrize(
+    ("image", "name", "tag"),
+    [
+        pytest.param("quay.io/lorenlab/hhmi-spyglass-image:82450331e8f1", "quay.io/lorenlab/hhmi-spyglass-image", "82450331e8f1", id="tag"),
+        pytest.param("registry:5000/spyglass:1.2", "registry:5000/spyglass", "1.2", id="registry-port"),
+        pytest.param("spyglass:1.2@sha256:" + "a" * 64, "spyglass", "1.2@sha256:" + "a" * 64, id="tag-and-digest"),
+    ],
+)
+def test_singleuser_image_is_split_into_name_and_pinned_tag(image: str, name: str, tag: str) -> None:
+    assert _values(_settings(singleuser_image=image))["singleuser"]["image"] == {"name": name, "tag": tag}
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        pytest.param("quay.io/jupyter/scipy-notebook:latest", id="latest"),
+        pytest.param("quay.io/jupyter/scipy-notebook:LATEST", id="latest-upper"),
+        pytest.param("quay.io/jupyter/scipy-notebook", id="untagged"),
+        pytest.param("registry:5000/spyglass", id="untagged-with-port"),
+        pytest.param("spyglass@sha256:" + "a" * 64, id="digest-without-tag"),
+    ],
+)
+def test_unpinned_singleuser_images_are_refused(image: str) -> None:
+    with pytest.raises(ValueError, match="singleuser_image"):
+        _settings(singleuser_image=image)
+
+
+def test_nbgitpuller_link_matches_the_2i2c_spyglass_link() -> None:
+    assert SPYGLASS_DEMO == (
+        "/git-pull?repo=https%3A%2F%2Fgithub.com%2FLorenFrankLab%2Fspyglass-demo"
+        "&urlpath=lab%2Ftree%2Fspyglass-demo%2Fnotebooks%2F00_HubQuickStart.ipynb&branch=main"
+    )
+    assert _values(_prod_settings())["singleuser"]["defaultUrl"] == SPYGLASS_DEMO
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        pytest.param({"repo": "https://github.com/a/b"}, "/git-pull?repo=https%3A%2F%2Fgithub.com%2Fa%2Fb", id="repo-only"),
+        pytest.param(
+            {"repo": "https://github.com/a/b", "branch": "dev/x", "hub_url": "https://hub.example.org/"},
+            "https://hub.example.org/hub/user-redirect/git-pull?repo=https%3A%2F%2Fgithub.com%2Fa%2Fb&branch=dev%2Fx",
+            id="shareable",
+        ),
+        pytest.param(
+            {"repo": "https://github.com/a/b?x=1&y={z}", "urlpath": "lab/tree/b/a b.ipynb"},
+            "/git-pull?repo=https%3A%2F%2Fgithub.com%2Fa%2Fb%3Fx%3D1%26y%3D%7Bz%7D&urlpath=lab%2Ftree%2Fb%2Fa%20b.ipynb",
+            id="quotes-everything",
+        ),
+    ],
+)
+def test_nbgitpuller_urls_are_fully_percent_encoded(kwargs: dict[str, str], expected: str) -> None:
+    assert nbgitpuller_url(**kwargs) == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [pytest.param({"repo": "git@github.com:a/b"}, id="ssh-repo"), pytest.param({"repo": "https://github.com/a/b", "urlpath": "/lab"}, id="absolute-urlpath")],
+)
+def test_bad_nbgitpuller_arguments_are_refused(kwargs: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="nbgitpuller"):
+        nbgitpuller_url(**kwargs)
+
+
+def test_resources_of_the_notebook_and_the_hub_are_set() -> None:
+    values = _values(_settings(memory_limit="8G", memory_guarantee="2G", cpu_limit="1500m", cpu_guarantee="0.5"))
+    assert values["singleuser"]["memory"] == {"limit": "8G", "guarantee": "2G"}
+    assert values["singleuser"]["cpu"] == {"limit": 1.5, "guarantee": 0.5}
+    assert values["hub"]["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+
+
+# --- the database in the user pod ---------------------------------------------------
+
+
+def test_notebook_finds_the_database_with_no_setup() -> None:
+    singleuser = _values()["singleuser"]
+    assert singleuser["extraEnv"] == {
+        "DJ_HOST": "127.0.0.1",
+        "DJ_USER": "root",
+        "DJ_PASS": {"valueFrom": {"secretKeyRef": {"name": "spyglass-mysql", "key": "root-password"}}},
+    }
+    assert singleuser["storage"]["extraVolumeMounts"] == {
+        "labhub-mysql-client": {"name": "labhub-mysql-secret", "mountPath": "/etc/my.cnf", "subPath": "client.cnf", "readOnly": True},
+    }
+
+
+def test_ephemeral_database_lives_in_an_emptydir_and_needs_no_init_container() -> None:
+    singleuser = _values(_settings(mysql={"ephemeral_size_limit": "5Gi"}))["singleuser"]
+    assert singleuser["initContainers"] == []
+    assert singleuser["extraContainers"][0]["volumeMounts"][0] == {"name": "labhub-mysql-data", "mountPath": "/var/lib/mysql"}
+    assert singleuser["storage"]["extraVolumes"] == {
+        "labhub-mysql-config": {"name": "labhub-mysql-config", "configMap": {"name": "spyglass-mysql-config", "items": [{"key": "labhub.cnf", "path": "labhub.cnf"}], "defaultMode": 0o444}},
+        "labhub-mysql-secret": {"name": "labhub-mysql-secret", "secret": {"secretName": "spyglass-mysql", "items": [{"key": "client.cnf", "path": "client.cnf"}, {"key": "init.sql", "path": "init.sql"}], "defaultMode": 0o444}},
+        "labhub-mysql-data": {"name": "labhub-mysql-data", "emptyDir": {"sizeLimit": "5Gi"}},
+    }
+
+
+def test_persistent_database_lives_in_the_users_own_home_volume() -> None:
+    singleuser = _values(_prod_settings())["singleuser"]
+    assert singleuser["storage"]["type"] == "dynamic"
+    assert singleuser["storage"]["dynamic"] == {"volumeNameTemplate": "volume-{user_server}", "storageClass": "standard-rwo"}
+    assert singleuser["extraContainers"][0]["volumeMounts"][0] == {"name": "volume-{user_server}", "subPath": ".labhub/mysql", "mountPath": "/var/lib/mysql"}
+    assert [c["name"] for c in singleuser["initContainers"]] == ["mysql-data-owner"]
+    assert "labhub-mysql-data" not in singleuser["storage"]["extraVolumes"]
+
+
+def test_persistence_without_home_volumes_is_refused() -> None:
+    with pytest.raises(ValueError, match="storage_type 'dynamic'"):
+        _settings(storage_type="none", mysql={"persistence": True})
+
+
+def test_home_storage_is_independent_of_the_database_switch() -> None:
+    storage = _values(_settings(storage_type="none"))["singleuser"]["storage"]
+    assert (storage["type"], "capacity" in storage, "dynamic" in storage) == ("none", False, False)
+    assert _values(_settings(storage_capacity="20Gi"))["singleuser"]["storage"]["capacity"] == "20Gi"
+
+
+def test_every_kubespawner_expanded_string_expands_to_itself_except_the_home_volume() -> None:
+    singleuser = _values(_prod_settings())["singleuser"]
+    expanded_sections = {k: singleuser[k] for k in ("extraContainers", "initContainers", "extraEnv")}
+    expanded_sections.update({k: singleuser["storage"][k] for k in ("extraVolumes", "extraVolumeMounts")})
+    before = json.dumps(expanded_sections).replace("volume-{user_server}", "volume-test-40lab")
+    assert json.dumps(expand(expanded_sections)) == before
+
+
+# --- network policy -------------------------------------------------------------------
+
+
+def test_user_pods_take_ingress_only_from_hub_and_proxy_and_reach_no_private_ip() -> None:
+    assert _values()["singleuser"]["networkPolicy"] == {
+        "enabled": True,
+        "ingress": [],
+        "allowedIngressPorts": [],
+        "interNamespaceAccessLabels": "ignore",
+        "egress": [],
+        "egressAllowRules": {
+            "cloudMetadataServer": False, "dnsPortsCloudMetadataServer": True, "dnsPortsKubeSystemNamespace": True,
+            "dnsPortsPrivateIPs": True, "nonPrivateIPs": True, "privateIPs": False,
+        },
+    }
+
+
+def test_non_private_cluster_cidrs_are_carved_out_of_internet_egress() -> None:
+    policy = _values(_settings(non_private_cluster_cidrs=("100.64.0.0/10",)))["singleuser"]["networkPolicy"]
+    assert policy["egressAllowRules"]["nonPrivateIPs"] is False
+    assert policy["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.169.254/32", "100.64.0.0/10"]}}]}
+    ]
+
+
+def test_internet_egress_can_be_switched_off() -> None:
+    policy = _values(_settings(internet_egress=False, non_private_cluster_cidrs=("100.64.0.0/10",)))["singleuser"]["networkPolicy"]
+    assert (policy["egressAllowRules"]["nonPrivateIPs"], policy["egress"]) == (False, [])
+
+
+@pytest.mark.parametrize("cidr", [pytest.param("fd00::/8", id="ipv6"), pytest.param("100.64.0.1/10", id="host-bits"), pytest.param("nope", id="word")])
+def test_bad_cluster_cidrs_are_refused(cidr: str) -> None:
+    with pytest.raises(ValueError):
+        _settings(non_private_cluster_cidrs=(cidr,))
+
+
+# --- services ---------------------------------------------------------------------------
+
+
+def test_services_and_roles_are_passed_to_the_hub() -> None:
+    hub = _values(_prod_settings(), **_templates_service())["hub"]
+    assert hub["services"] == {
+        "templates": {"name": "templates", "url": "http://notebook-templates:8080", "api_token": SERVICE_TOKEN, "oauth_redirect_uri": "https://spyglass.example.org/services/templates/oauth_callback"}
+    }
+    assert hub["loadRoles"] == {"templates": {"scopes": ["access:servers", "read:users:name"], "services": ["templates"]}}
+    assert "services" not in _values()["hub"] and "loadRoles" not in _values()["hub"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"services": {"t": {"url": "http://t"}}}, "api_token explicitly", id="generated-token"),
+        pytest.param({"services": {"t": {"url": "http://t", "apiToken": "x"}}}, "api_token explicitly", id="camel-token"),
+        pytest.param({"services": {"t": {"api_token": "x", "admin": True}}}, "load_roles", id="admin-service"),
+        pytest.param({"load_roles": {"r": {"services": ["t"]}}}, "scopes", id="role-without-scopes"),
+    ],
+)
+def test_bad_services_and_roles_are_refused(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _values(**kwargs)

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import nbformat
 import requests
+import tornado.web
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from labhub.templates.app import ServerConfig, start
@@ -93,6 +96,42 @@ def run_server(config: ServerConfig) -> RunningServer:
     if errors:
         raise errors[0]
     return RunningServer(f"http://127.0.0.1:{config.port}", config, loop, thread)
+
+
+@dataclass
+class RunningApp:
+    """Any tornado Application serving on 127.0.0.1 in a background thread (e.g. a fake hub)."""
+
+    url: str
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+def run_tornado(app: tornado.web.Application) -> RunningApp:
+    """Serve `app` on 127.0.0.1 and a free port; return once it listens."""
+    sockets = bind_sockets(0, address="127.0.0.1")
+    port = sockets[0].getsockname()[1]
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+
+        async def begin() -> None:
+            HTTPServer(app).add_sockets(sockets)
+            ready.set()
+
+        loop.create_task(begin())
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10), "tornado app did not start"
+    return RunningApp(f"http://127.0.0.1:{port}", loop, thread)
 
 
 def form_fields(html: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ shlex so the same checks see the script's words.
 
 Caught: `--password=x`, `--password x`, `--db-token=x` (any option whose name is
 credential-like), `-px` after a MySQL-family tool, `PGPASSWORD=x` / `MYSQL_PWD=x`
-inline assignments, `IDENTIFIED BY 'x'` in SQL, `scheme://user:password@host`.
+inline assignments, `IDENTIFIED BY 'x'` in SQL, URLs with `user:password@` before the host.
 Allowed: `--password` with no value (the tool prompts or reads an option file),
 `-p` alone, `--defaults-extra-file=...`, and references that the kubelet or the
 shell expands (`$(VAR)`, `${VAR}`, `$VAR`), which keep the value out of the
@@ -31,7 +31,7 @@ DEFAULT_MYSQL_TOOLS: list[str] = [
 
 _ASSIGNMENT_RE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)$", re.DOTALL)
 _IDENTIFIED_BY_RE = re.compile(r"IDENTIFIED\s+(?:WITH\s+\S+\s+)?BY\s+(?P<q>['\"])(?P<value>.*?)(?P=q)", re.IGNORECASE)
-# scheme://user:password@ with a non-empty password (user@host alone is fine).
+# A URL with user:password@ before the host, the password non-empty (user@host alone is fine).
 URL_CREDENTIAL_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@'\"]*:(?P<password>[^\s/?#@'\"]+)@")
 _SHELL_OPERATORS = frozenset({"|", "||", "&&", ";", "&", ">", ">>", "<"})
 

@@ -65,7 +65,7 @@ from policies.matching import (
 
 ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
 PACK_DESCRIPTION = "labhub secrets policy: no plaintext, default or short credentials anywhere in the stack."
-SECRET_REF_FIX = "keep the value in a Kubernetes Secret and reference it (env `valueFrom.secretKeyRef`, a mounted Secret file)"
+REFERENCE_FIX = "keep the value in a Kubernetes Secret and reference it (env `valueFrom.secretKeyRef`, a mounted Secret file)"
 CONFIGMAP_TYPES = frozenset({"kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:ConfigMapPatch"})
 SECRET_TYPES = frozenset({"kubernetes:core/v1:Secret", "kubernetes:core/v1:SecretPatch"})
 DOCKER_BUILD_ARGS: dict[str, tuple[str, ...]] = {
@@ -73,10 +73,10 @@ DOCKER_BUILD_ARGS: dict[str, tuple[str, ...]] = {
     "docker:index/remoteImage:RemoteImage": ("build", "buildArgs"),
     "docker-build:index:Image": ("buildArgs",),
 }
-RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+RANDOM_PW = "random:index/randomPassword:RandomPassword"
 # type -> (length property, config key of its minimum, unit)
 RANDOM_LENGTHS: dict[str, tuple[str, str, str]] = {
-    RANDOM_PASSWORD: ("length", "minLength", "characters"),
+    RANDOM_PW: ("length", "minLength", "characters"),
     "random:index/randomString:RandomString": ("length", "minLength", "characters"),
     "random:index/randomId:RandomId": ("byteLength", "minByteLength", "bytes"),
     "random:index/randomBytes:RandomBytes": ("length", "minByteLength", "bytes"),
@@ -93,7 +93,7 @@ def no_plaintext_credential_env_validator(args: ResourceValidationArgs, report_v
         if names.is_credential(name) and is_literal(value):
             report_violation(
                 f"{format_path(path)}: env var {name} has a literal value. Anyone who can read this object, "
-                f"its Pulumi state or the rendered manifest reads the credential. Fix: {SECRET_REF_FIX}.")
+                f"its Pulumi state or the rendered manifest reads the credential. Fix: {REFERENCE_FIX}.")
 
 
 def no_plaintext_credential_in_chart_values_validator(args: ResourceValidationArgs,
@@ -136,7 +136,7 @@ def no_credentials_in_configmaps_validator(args: ResourceValidationArgs, report_
         return
     names = name_matcher(settings(args, CONFIGMAP_SCHEMA))
     why = ("ConfigMaps are not access-controlled as secrets: any workload or user with read access to the namespace "
-           f"reads them. Fix: move it into a Secret and mount or reference it ({SECRET_REF_FIX}).")
+           f"reads them. Fix: move it into a Secret and mount or reference it ({REFERENCE_FIX}).")
     for field in ("data", "binaryData"):
         for key, value in children(get(args.props, field)):
             if not isinstance(value, str):
@@ -160,7 +160,7 @@ def no_credentials_in_urls_validator(args: ResourceValidationArgs, report_violat
     for path, value in walk(args.props):
         if isinstance(value, str) and command_line.url_credentials(value):
             report_violation(
-                f"{format_path(path)}: URL carries a password (scheme://user:password@host). It is visible to "
+                f"{format_path(path)}: URL carries a password (user:password@ before the host). It is visible to "
                 f"anyone who can read this object and ends up in logs. Fix: keep the URL (or the password) in a "
                 f"Secret, or use $(VAR) expansion of a secretKeyRef env var.")
 
@@ -238,7 +238,7 @@ def generated_passwords_long_enough_validator(args: ResourceValidationArgs, repo
     if args.resource_type not in RANDOM_LENGTHS:
         return
     config = settings(args, GENERATED_LENGTH_SCHEMA)
-    if args.resource_type != RANDOM_PASSWORD and not name_matcher(config).is_credential(args.name):
+    if args.resource_type != RANDOM_PW and not name_matcher(config).is_credential(args.name):
         return  # a RandomString/RandomId named like `suffix` is not a credential
     prop = RANDOM_LENGTHS[args.resource_type][0]
     if prop not in args.props:
@@ -263,7 +263,7 @@ def secret_random_values_long_enough_validator(args: StackValidationArgs, report
             if source.urn in seen or source.resource_type not in RANDOM_LENGTHS:
                 continue
             seen.add(source.urn)
-            if source.resource_type == RANDOM_PASSWORD or names.is_credential(source.name):
+            if source.resource_type == RANDOM_PW or names.is_credential(source.name):
                 continue  # judged per resource by generated-passwords-long-enough
             message = _length_violation(source.resource_type, get(source.props, RANDOM_LENGTHS[source.resource_type][0]),
                                         config)

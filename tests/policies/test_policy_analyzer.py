@@ -53,7 +53,7 @@ def analyze(s: _PolicyAnalyzerServicer, type_: str, props: dict, name: str = "re
                                           name=name), None).diagnostics
 
 
-WEAK_SECRET = ("kubernetes:core/v1:Secret", {"stringData": {"password": "changeme"}})
+WEAK_SECRET = ("kubernetes:core/v1:Secret", {"stringData": {"password": "changeme"}})  # pragma: allowlist secret
 
 
 def test_policy_names_are_kebab_case_and_descriptions_one_sentence():

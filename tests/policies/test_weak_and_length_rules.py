@@ -16,10 +16,10 @@ from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UnknownValueError, unknown
 
 from policy_helpers import UNKNOWN, policy_named, run_policy
 
-SECRET = "kubernetes:core/v1:Secret"
+SECRET = "kubernetes:core/v1:Secret"  # pragma: allowlist secret
 RELEASE = "kubernetes:helm.sh/v3:Release"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"  # pragma: allowlist secret
 RANDOM_STRING = "random:index/randomString:RandomString"
 
 
@@ -38,21 +38,21 @@ def b64(text: str) -> str:
 # --- no-weak-credentials -------------------------------------------------------------------------
 
 WEAK_VIOLATIONS = [
-    pytest.param(SECRET, {"stringData": {"password": "tutorial"}}, ["stringData.password"], id="secret-string-data"),
+    pytest.param(SECRET, {"stringData": {"password": "tutorial"}}, ["stringData.password"], id="secret-string-data"),  # pragma: allowlist secret
     pytest.param(SECRET, {"data": {"root-password": b64("temppass")}}, ["data.root-password"], id="secret-data-base64"),
-    pytest.param(RELEASE, {"values": {"auth": {"password": "changeme"}}}, ["values.auth.password"], id="chart-values"),
-    pytest.param(RELEASE, {"values": {"proxy": {"secretToken": "Secret-Token"}}}, ["values.proxy.secretToken"],
+    pytest.param(RELEASE, {"values": {"auth": {"password": "changeme"}}}, ["values.auth.password"], id="chart-values"),  # pragma: allowlist secret
+    pytest.param(RELEASE, {"values": {"proxy": {"secretToken": "Secret-Token"}}}, ["values.proxy.secretToken"],  # pragma: allowlist secret
                  id="case-insensitive"),
     pytest.param(DEPLOYMENT, {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i", "env": [
         {"name": "DJ_PASS", "value": "datajoint"}]}]}}}}, ["spec.template.spec.containers[0].env[0].value"], id="env"),
-    pytest.param(RELEASE, {"values": {"hub": {"extraEnv": {"XNAT_PASSWORD": "xnat"}}}}, ["values.hub.extraEnv.XNAT_PASSWORD"],
+    pytest.param(RELEASE, {"values": {"hub": {"extraEnv": {"XNAT_PASSWORD": "xnat"}}}}, ["values.hub.extraEnv.XNAT_PASSWORD"],  # pragma: allowlist secret
                  id="z2jh-extra-env"),
     pytest.param(SECRET, {"stringData": {"token": "abc123"}}, ["stringData.token"], id="very-short"),
     pytest.param(RELEASE, {"values": {"hub": {"services": {"xnat": {"api_token": "SECRET_TOKEN"}}}}},
                  ["values.hub.services.xnat.api_token"], id="allow-listed-path-still-weak"),
     pytest.param(RELEASE, {"values": {"hub": {"config": {"CryptKeeper": {"keys": [generated(16)]}}}}},
                  ["values.hub.config.CryptKeeper.keys[0]"], id="allow-listed-path-below-generated-min"),
-    pytest.param("docker-build:index:Image", {"buildArgs": {"ROOT_PASSWORD": "root"}}, ["buildArgs.ROOT_PASSWORD"],
+    pytest.param("docker-build:index:Image", {"buildArgs": {"ROOT_PASSWORD": "root"}}, ["buildArgs.ROOT_PASSWORD"],  # pragma: allowlist secret
                  id="docker-build-arg"),
 ]
 
@@ -68,7 +68,7 @@ WEAK_CLEAN = [
     pytest.param(RELEASE, {"values": {"hub": {"config": {"CryptKeeper": {"keys": [generated(64)]}}}}}, id="long-keys"),
     pytest.param(RELEASE, {"values": {"hub": {"extraEnv": {"DB_PASSWORD": "$(PW)"}}}}, id="reference"),
     pytest.param(SECRET, {"stringData": {"password": UNKNOWN}}, id="unknown-at-preview"),
-    pytest.param(SECRET, {"data": {"password": "not base64!"}}, id="undecodable-data"),
+    pytest.param(SECRET, {"data": {"password": "not base64!"}}, id="undecodable-data"),  # pragma: allowlist secret
     pytest.param(RANDOM_PASSWORD, {"length": 32, "keepers": {"passwordRotation": "2026"}}, id="random-inputs-ignored"),
     pytest.param(DEPLOYMENT, {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i", "env": [
         {"name": "MYSQL_ROOT_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]}]}}}},
@@ -82,11 +82,11 @@ def test_weak_rule_passes_strong_or_unrelated_values(resource_type, props):
 
 
 @pytest.mark.parametrize("config, props, expected", [
-    pytest.param({"weakValues": ["spyglass"]}, {"stringData": {"password": "SPYGLASS"}}, ["stringData.password"],
+    pytest.param({"weakValues": ["spyglass"]}, {"stringData": {"password": "SPYGLASS"}}, ["stringData.password"],  # pragma: allowlist secret
                  id="custom-weak-list"),
     pytest.param({"minLength": 40}, {"stringData": {"password": "x" * 39}}, ["stringData.password"], id="raised-min-length"),
-    pytest.param({"minLength": 4}, {"stringData": {"password": "k7#q"}}, [], id="lowered-min-length"),
-    pytest.param({"ignoredResourceTypes": ["kubernetes:core/v1:*"]}, {"stringData": {"password": "tutorial"}}, [],
+    pytest.param({"minLength": 4}, {"stringData": {"password": "k7#q"}}, [], id="lowered-min-length"),  # pragma: allowlist secret
+    pytest.param({"ignoredResourceTypes": ["kubernetes:core/v1:*"]}, {"stringData": {"password": "tutorial"}}, [],  # pragma: allowlist secret
                  id="ignored-types"),
 ])
 def test_weak_rule_is_configurable(config, props, expected):

@@ -43,4 +43,5 @@ def test_no_secret_in_tracked_files(monkeypatch):
     known = baseline_hashes()
     findings = [f"{name}:{secret.line_number}: {secret.type}" for name, secret in collection
                 if (name, secret.secret_hash) not in known]
-    assert findings == [], "possible secrets committed (fix, or mark a deliberate fake `# pragma: allowlist secret`)"
+    assert not findings, ("possible secrets committed (fix them, or mark a deliberate fake "
+                          "`# pragma: allowlist secret`):\n" + "\n".join(findings))

@@ -5,6 +5,7 @@ import pulumi_kubernetes as k8s
 
 from components import config as stack_config
 from components.labels import standard_labels
+from components.spyglass_hub import SpyglassHub, SpyglassHubArgs
 from components.stack_secrets import StackSecrets, StackSecretsArgs
 
 cfg = stack_config.load()
@@ -28,4 +29,15 @@ secrets = StackSecrets(
 )
 
 if hub.enabled:
-    pulumi.export("spyglassHubUrl", hub.url)
+    spyglass = SpyglassHub(
+        "spyglass",
+        SpyglassHubArgs(
+            config=hub,
+            namespace=spyglass_namespace.metadata.name,
+            secrets=secrets,
+            oauth_client_secret=(
+                stack_config.external_secret("spyglassOAuthClientSecret") if hub.auth.type != "dummy" else None
+            ),
+        ),
+    )
+    pulumi.export("spyglassHubUrl", spyglass.url)

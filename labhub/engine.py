@@ -19,6 +19,7 @@ The mocks behave like the engine where it matters for review:
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -26,7 +27,7 @@ import runpy
 import secrets
 import string
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
+from pulumi.runtime.proto import resource_pb2
 
 from labhub.errors import UserError
 
@@ -157,13 +159,18 @@ class LabhubMocks(pulumi.runtime.Mocks):
     """Echo inputs, compute what providers compute, and keep engine-side secretness."""
 
     def __init__(self) -> None:
-        self.secret_outputs: list[str] = []  # set by the monitor just before new_resource runs
         self.secret_values: set[str] = set()  # every value this mock handed out as a secret
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        return self.resource_outputs(args, ())
+
+    def resource_outputs(
+        self, args: pulumi.runtime.MockResourceArgs, secret_outputs: Sequence[str]
+    ) -> tuple[str | None, dict[str, Any]]:
+        """The provider's answer; `secret_outputs` (the request's additionalSecretOutputs) come back secret."""
         outputs = dict(args.inputs)
         outputs.update(_computed_outputs(args.typ, args.name, args.inputs))
-        for key in self.secret_outputs:
+        for key in secret_outputs:
             if key in outputs and not rpc.is_rpc_secret(outputs[key]):
                 if isinstance(outputs[key], str):
                     self.secret_values.add(outputs[key])
@@ -181,8 +188,6 @@ def _computed_outputs(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[
         return {"result": "".join(secrets.choice(alphabet) for _ in range(length)), "bcryptHash": "$2a$10$mock"}
     if type_ == "random:index/randomBytes:RandomBytes":
         raw = secrets.token_bytes(int(inputs.get("length", 32)))
-        import base64
-
         return {"hex": raw.hex(), "base64": base64.b64encode(raw).decode()}
     if type_ == "docker:index/image:Image":
         image = str(inputs.get("imageName", name))
@@ -196,32 +201,61 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: LabhubMocks) -> None:
         super().__init__(mocks)
         self.recorded: list[RecordedResource] = []
-        self.stack_outputs: dict[str, Any] = {}
         self._stack_urn = ""
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
-        self.mocks.secret_outputs = list(request.additionalSecretOutputs)
-        response = super().RegisterResource(request)
+        # MockMonitor.RegisterResource, plus the request's additionalSecretOutputs handed to the
+        # mocks (registrations run on several threads, so this cannot go through shared state).
+        urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == STACK_TYPE:
-            self._stack_urn = response.urn
-            return response
+            self._stack_urn = urn
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        pulumi_mocks._ensure_event_loop()
+        inputs = rpc.deserialize_properties(request.object)
+        args = pulumi.runtime.MockResourceArgs(
+            typ=request.type,
+            name=request.name,
+            inputs=inputs,
+            provider=request.provider,
+            resource_id=request.importId,
+            custom=request.custom or False,
+        )
+        id_, state = self.mocks.resource_outputs(args, list(request.additionalSecretOutputs))
+        obj_proto = pulumi_mocks._sync_await(rpc.serialize_properties(state, {}))
+        self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_, state)
         self.recorded.append(
             RecordedResource(
                 type=request.type,
                 name=request.name,
-                urn=response.urn,
+                urn=urn,
                 parent_urn=request.parent if request.parent and request.parent != self._stack_urn else None,
                 custom=bool(request.custom),
-                inputs=rpc.deserialize_properties(request.object),
+                inputs=inputs,
                 dependencies=tuple(request.dependencies),
             )
         )
-        return response
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj_proto)
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
-        if request.urn == self._stack_urn:
-            self.stack_outputs = rpc.deserialize_properties(request.outputs)
-        return super().RegisterResourceOutputs(request)
+
+def _stack_outputs() -> dict[str, Any]:
+    """The root stack's exports, resolved, with secrets wrapped as the engine would store them."""
+    from pulumi.runtime.settings import get_root_resource
+    from pulumi.runtime.sync_await import _sync_await
+
+    async def resolve(value: Any) -> Any:
+        output = pulumi.Output.from_input(value)
+        plain = await output.future()
+        return rpc.wrap_rpc_secret(plain) if await output.is_secret() else plain
+
+    root = get_root_resource()
+    return {key: _sync_await(resolve(value)) for key, value in (root.outputs if root else {}).items()}
+
+
+def is_secret_output(output: pulumi.Output[Any]) -> bool:
+    """Whether an Output built during a finished run is a Pulumi secret (tests inspect this)."""
+    from pulumi.runtime.sync_await import _sync_await
+
+    return bool(_sync_await(output.is_secret()))
 
 
 class _WarningCollector(logging.Handler):
@@ -295,6 +329,7 @@ def run_under_mocks(
     pulumi.runtime.set_all_config(config, sorted(secret_keys))
     try:
         pulumi.runtime.test(lambda: build() and None)()
+        outputs = _stack_outputs()
     except pulumi.RunError as error:
         if isinstance(error, UserError):
             raise
@@ -305,7 +340,7 @@ def run_under_mocks(
         stack=stack,
         project=project,
         resources=list(monitor.recorded),
-        outputs=dict(monitor.stack_outputs),
+        outputs=outputs,
         warnings=(warnings or []) + collector.messages,
         secret_values=frozenset(mocks.secret_values | {config[k] for k in secret_keys if k in config}),
     )

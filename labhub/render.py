@@ -76,6 +76,8 @@ def redact(value: Any, secret_values: frozenset[str] = frozenset()) -> Any:
         return [redact(v, secret_values) for v in value]
     if isinstance(value, str) and any(s in value for s in secret_values):
         return REDACTED  # a secret that lost its marker on the way: never write it
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the wire format has only doubles; 600 was an integer in the program
     return value
 
 
@@ -100,7 +102,7 @@ def render_files(result: StackRun) -> dict[str, str]:
             "parent": names.get(r.parent_urn) if r.parent_urn else None,
             "inputs": redact(r.inputs, result.secret_values),
         }
-        for r in result.resources
+        for r in sorted(result.resources, key=lambda r: r.urn)  # registration order varies with threads
     ]
     files["resources.json"] = json.dumps(entries, indent=2, sort_keys=True) + "\n"
     for resource in result.resources:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 from dataclasses import dataclass
 
 from labhub.templates.naming import NameError_, candidates, check_segment
@@ -67,10 +66,10 @@ class FilesystemStorage:
     name checked as a single safe path segment) and resolved with realpath
     once; below it every folder is opened with O_NOFOLLOW relative to its
     parent's descriptor, so a symlink planted anywhere in the path can never
-    redirect the write outside. The file is written to a hidden temporary
-    name and then hard-linked to the first free name (link fails if the name
-    exists), so a notebook appears complete or not at all, and nothing is
-    ever overwritten.
+    redirect the write outside. The file is created with O_CREAT|O_EXCL under
+    the first free name (the kernel refuses a name that exists, so nothing is
+    ever overwritten, even by concurrent creates) and removed again if the
+    write fails, so no truncated notebook is left behind.
     """
 
     kind = "filesystem"
@@ -128,40 +127,29 @@ class FilesystemStorage:
         return child
 
     def _place(self, dir_fd: int, folder: str, destination: str, filename: str, data: bytes) -> str:
-        temporary = f".labhub-{secrets.token_hex(8)}.tmp"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(temporary, flags, self.file_mode, dir_fd=dir_fd)
-        try:
-            with os.fdopen(fd, "wb", closefd=True) as handle:
-                handle.write(data)
-            key = (folder, destination)
-            for name in candidates(filename, start=self._next_number.get(key, 0)):
-                try:
-                    os.link(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
-                except FileExistsError:
-                    continue
-                except OSError as error:
-                    if error.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV):
-                        raise
-                    if not self._create_exclusive(dir_fd, name, data, flags):
-                        continue
+        key = (folder, destination)
+        for name in candidates(filename, start=self._next_number.get(key, 0)):
+            if self._create_exclusive(dir_fd, name, data):
                 self._remember(key, name, filename)
                 return name
-            raise StorageError(409, f"no free name left for {destination}")
-        finally:
-            try:
-                os.unlink(temporary, dir_fd=dir_fd)
-            except FileNotFoundError:
-                pass
+        raise StorageError(409, f"no free name left for {destination}")
 
-    def _create_exclusive(self, dir_fd: int, name: str, data: bytes, flags: int) -> bool:
-        # Filesystems without hard links: O_EXCL still guarantees no overwrite.
+    def _create_exclusive(self, dir_fd: int, name: str, data: bytes) -> bool:
+        """Create `name` with O_EXCL (fails if anything, even a dangling symlink, has that name) and write it."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
             fd = os.open(name, flags, self.file_mode, dir_fd=dir_fd)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "wb", closefd=True) as handle:
-            handle.write(data)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError as error:
+            os.unlink(name, dir_fd=dir_fd)  # never leave a truncated notebook behind
+            raise StorageError(507 if error.errno == errno.ENOSPC else 500, f"writing {name} failed: {error.strerror}") from error
+        finally:
+            os.close(fd)
         return True
 
     def _remember(self, key: tuple[str, str], name: str, filename: str) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
+from labhub.engine import is_secret_output
 from components.stack_secrets import PASSWORD_LENGTH, StackSecrets, StackSecretsArgs
 
 PASSWORD = "random:index/randomPassword:RandomPassword"
@@ -65,7 +66,7 @@ def test_generated_values_are_pulumi_secrets(run_component) -> None:
     secrets: StackSecrets = built["secrets"]
     for name in ("proxy_token", "cookie_secret", "crypt_keeper_key", "templates_api_token"):
         output = getattr(secrets, name)
-        assert output is not None and output.is_secret() is not False, f"{name} must be a Pulumi secret"
+        assert output is not None and is_secret_output(output), f"{name} must be a Pulumi secret"
 
 
 def test_kubernetes_secrets_hold_the_credentials_as_secret_string_data(run_component) -> None:

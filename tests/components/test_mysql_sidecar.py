@@ -13,6 +13,7 @@ from __future__ import annotations
 import configparser
 import json
 import re
+import secrets
 from typing import Any
 
 import kubernetes_validate
@@ -30,7 +31,8 @@ from components.mysql_sidecar import (
 )
 
 MiB, GiB = 2**20, 2**30
-PASSWORD = "Xk3vQ9pLm2Rt8sWz4bNc7dFg"
+# Generated per run: a fixture must never look like a real credential someone could reuse.
+PASSWORD = secrets.token_urlsafe(18).replace("-", "x").replace("_", "y")
 # What KubeSpawner 7 passes to str.format for a user "test@lab" with the default server.
 KUBESPAWNER_NS = {
     "userid": 7, "username": "test-40lab", "unescaped_username": "test@lab", "legacy_escape_username": "test-40lab",

@@ -14,6 +14,7 @@ import logging
 import socket
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import tornado.web
 from tornado.httpserver import HTTPServer
@@ -21,7 +22,7 @@ from tornado.netutil import bind_sockets
 
 from labhub.templates.auth import OAuthCallbackHandler, make_hub_auth, with_auth
 from labhub.templates.contents import ContentsStorage
-from labhub.templates.handlers import CreateHandler, HealthHandler, ListHandler, TemplateHandler, open_url
+from labhub.templates.handlers import _CSP, CreateHandler, HealthHandler, ListHandler, TemplateHandler, open_url
 from labhub.templates.notebook import Catalog
 from labhub.templates.storage import DownloadStorage, FilesystemStorage
 from labhub.templates.tokens import DEFAULT_MAX_AGE, TokenSigner
@@ -66,6 +67,7 @@ class AppState:
     max_body_bytes: int
     retry_ms: int
     open_url_pattern: str | None
+    csp: str = ""
 
     def open_url_for(self, user: str, path: str) -> str | None:
         return open_url(self.open_url_pattern, user, path) if self.open_url_pattern else None
@@ -83,6 +85,16 @@ def make_storage(config: ServerConfig) -> Any:
             raise ValueError("contents storage needs --proxy-url (or --hub-url) to reach user servers")
         return ContentsStorage(config.hub_api_url or "", config.hub_api_token or "", proxy)
     raise ValueError(f"unknown storage {config.storage!r}: use contents, download or filesystem:/path/{{username}}")
+
+
+def content_security_policy(open_url_pattern: str | None) -> str:
+    """Nothing but inline styles; forms (and their redirects) only to us and the notebook's origin."""
+    policy = _CSP
+    if open_url_pattern:
+        parts = urlsplit(open_url_pattern)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            policy = policy.replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+    return policy
 
 
 def _derived(secret: bytes, purpose: bytes) -> bytes:
@@ -104,6 +116,7 @@ def make_app(config: ServerConfig) -> tornado.web.Application:
         max_body_bytes=config.max_body_bytes,
         retry_ms=config.retry_ms,
         open_url_pattern=pattern,
+        csp=content_security_policy(pattern),
     )
     dev = config.dev_user is not None
     settings: dict[str, Any] = {

@@ -33,6 +33,8 @@ from labhub.templates.tokens import CreateRequest, TokenError
 log = logging.getLogger("labhub.templates")
 
 MAX_PARAMS = 200
+# form-action also governs where a form's redirect may go: the open-notebook
+# origin is added per app (AppState.csp), or Chromium blocks the final redirect.
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 
@@ -52,7 +54,7 @@ class BaseHandler(RequestHandler):
         return self.settings["labhub"]
 
     def set_default_headers(self) -> None:
-        self.set_header("Content-Security-Policy", _CSP)
+        self.set_header("Content-Security-Policy", self.state.csp)
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("Cache-Control", "no-store")
@@ -65,6 +67,10 @@ class BaseHandler(RequestHandler):
     def username(self) -> str | None:
         user = self.current_user
         return user["name"] if user else None
+
+    def compute_etag(self) -> None:
+        """No ETags: every page is personal and single-use (and hashing it costs CPU)."""
+        return None
 
     def page(self, name: str, status: int = 200, **namespace: Any) -> None:
         self.set_status(status)
@@ -83,7 +89,7 @@ class BaseHandler(RequestHandler):
             message = "Something went wrong on our side; the administrators can find the details in the server log."
         title = pages.TITLES.get(status_code, "Error")
         self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self.set_header("Content-Security-Policy", _CSP)
+        self.set_header("Content-Security-Policy", self.state.csp)
         self.finish(pages.render("error.html", prefix=self.state.prefix, status=status_code, title=title, message=message))
 
 
@@ -195,7 +201,7 @@ class CreateHandler(BaseHandler):
             self.finish(outcome.data)
         elif isinstance(outcome, Waiting):
             nonce = secrets.token_urlsafe(12)
-            self.set_header("Content-Security-Policy", _CSP + f"; script-src 'nonce-{nonce}'")
+            self.set_header("Content-Security-Policy", self.state.csp + f"; script-src 'nonce-{nonce}'")
             self.page("waiting.html", status=202, message=outcome.message, token=token, nonce=nonce,
                       delay_ms=self.state.retry_ms, xsrf_html=self.xsrf_form_html())
 

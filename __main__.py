@@ -1,10 +1,13 @@
 """labhub: read the stack config, build the components, export what operators need."""
 
+from pathlib import Path
+
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import config as stack_config
 from components.labels import standard_labels
+from components.notebook_templates import NotebookTemplates, NotebookTemplatesArgs
 from components.spyglass_hub import SpyglassHub, SpyglassHubArgs
 from components.stack_secrets import StackSecrets, StackSecretsArgs
 
@@ -28,6 +31,21 @@ secrets = StackSecrets(
     ),
 )
 
+templates = None
+if cfg.notebook_templates.enabled:
+    templates = NotebookTemplates(
+        "templates",
+        NotebookTemplatesArgs(
+            config=cfg.notebook_templates,
+            namespace=spyglass_namespace.metadata.name,
+            hub_url=hub.url,
+            secrets=secrets,
+            project_dir=Path(__file__).resolve().parent,
+        ),
+    )
+    pulumi.export("SAMPLEDB_JUPYTERHUB_URL", hub.url)
+    pulumi.export("SAMPLEDB_JUPYTERHUB_TEMPLATES_URL", templates.templates_url)
+
 if hub.enabled:
     spyglass = SpyglassHub(
         "spyglass",
@@ -38,6 +56,8 @@ if hub.enabled:
             oauth_client_secret=(
                 stack_config.external_secret("spyglassOAuthClientSecret") if hub.auth.type != "dummy" else None
             ),
+            services=templates.hub_service if templates else {},
+            load_roles=templates.hub_role if templates else {},
         ),
     )
     pulumi.export("spyglassHubUrl", spyglass.url)

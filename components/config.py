@@ -177,7 +177,11 @@ class NotebookTemplatesConfig(Section):
     image: ImageRef | None = Field(None, description="A prebuilt server image; when unset the image is built from docker/templates/Dockerfile.")
     registry: str | None = Field(None, description="Registry to push the built image to, e.g. ghcr.io/mylab (required when image is unset).")
     templates_dir: str = Field("notebook-templates", description="Directory in this repository holding the .ipynb templates; changing one rolls the server.")
-    storage: str = Field("contents", pattern=r"^(contents|download|filesystem:/.+)$", description="'contents' (user's Jupyter server), 'download', or 'filesystem:<path template>' e.g. filesystem:/home/{username}.")
+    storage: Literal["contents", "download"] = Field(
+        "contents",
+        description="Where notebooks go: 'contents' (through the user's own Jupyter server, works with z2jh's per-user volumes) "
+        "or 'download'. The server's filesystem mode needs shared NFS homes mounted, which this component does not do yet.",
+    )
     replicas: int = Field(1, ge=1, le=10, description="Server replicas.")
     memory_limit: MemoryQuantity = Field("256Mi", description="Server memory limit.")
     cpu_limit: CpuQuantity = Field("500m", description="Server CPU limit.")

@@ -164,5 +164,5 @@ def test_render_of_prod_stands_in_for_the_secret_the_stack_file_does_not_hold() 
 def test_the_readme_config_reference_is_the_one_the_models_generate() -> None:
     readme = (PROJECT_DIR / "README.md").read_text()
     block = readme.split("<!-- config-reference:start -->\n", 1)[1].split("<!-- config-reference:end -->", 1)[0]
-    assert block == config_reference_markdown(), "README.md is stale: paste the output of `python -m components.config`"
+    assert block == config_reference_markdown(), "README.md is stale: run scripts/update-config-reference"
     assert all(f"`{key}`" in block for key, *_ in config_reference_rows())

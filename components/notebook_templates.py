@@ -1,0 +1,228 @@
+"""NotebookTemplates: the SampleDB notebook templating server, run as a service of the Spyglass hub.
+
+Deploys, in the hub's namespace: the server image (built from
+docker/templates/Dockerfile with pulumi-docker and pushed, or a prebuilt one
+from config), the templates from a directory of the operator's repository as
+a ConfigMap, a Deployment and a Service. It does not register itself with
+the hub: it exposes `hub_service` and `hub_role`, which __main__ hands to
+SpyglassHub, because the service must be in the hub's values.
+
+Changing a template changes the ConfigMap and the Deployment's
+`labhub.io/templates-sha256` annotation, so `pulumi up` rolls the server.
+SampleDB is pointed at it with the stack outputs `SAMPLEDB_JUPYTERHUB_URL`
+and `SAMPLEDB_JUPYTERHUB_TEMPLATES_URL`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_kubernetes as k8s
+
+from components.config import NotebookTemplatesConfig
+from components.labels import standard_labels
+from components.stack_secrets import TEMPLATES_API_TOKEN_KEY, TEMPLATES_SIGNING_KEY_KEY, StackSecrets
+
+SERVICE_NAME = "templates"  # the hub service: /services/templates/
+K8S_NAME = "notebook-templates"
+PORT = 8080
+TEMPLATES_MOUNT = "/srv/templates"
+HEALTH_PATH = "/healthz"
+RUN_AS = 10001  # the Dockerfile's USER
+CONFIG_MAP_LIMIT = 1024 * 1024  # Kubernetes refuses ConfigMaps over 1 MiB
+# What the service may do through the hub API: find users' servers, start them, write into them.
+SERVICE_SCOPES = ("list:users", "read:users:name", "read:servers", "servers", "access:servers")
+_IMAGE_SOURCES = ("docker/templates/Dockerfile", "pyproject.toml", "constraints.txt", "labhub/__init__.py", "labhub/cli.py", "labhub/errors.py")
+
+
+@dataclass(frozen=True)
+class TemplateFile:
+    """One template: where it sits under the templates folder, and its bytes."""
+
+    relative_path: str
+    content: str
+
+    @property
+    def config_map_key(self) -> str:
+        # ConfigMap keys allow only [-._a-zA-Z0-9]; template names may hold {param} and folders.
+        return "tpl-" + hashlib.sha256(self.relative_path.encode()).hexdigest()[:20] + ".ipynb"
+
+
+def read_templates(directory: Path) -> list[TemplateFile]:
+    """Every .ipynb under `directory`, sorted; ValueError names what makes the folder unusable."""
+    if not directory.is_dir():
+        raise ValueError(f"templates folder {directory} does not exist")
+    files = [
+        TemplateFile(path.relative_to(directory).as_posix(), path.read_text(encoding="utf-8"))
+        for path in sorted(directory.rglob("*.ipynb"))
+        if ".ipynb_checkpoints" not in path.parts
+    ]
+    if not files:
+        raise ValueError(f"templates folder {directory} holds no .ipynb files")
+    size = sum(len(f.content.encode()) for f in files)
+    if size > CONFIG_MAP_LIMIT * 0.9:
+        raise ValueError(f"templates in {directory} total {size} bytes; a ConfigMap holds at most 1 MiB")
+    return files
+
+
+def templates_digest(files: list[TemplateFile]) -> str:
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.relative_path.encode() + b"\0" + f.content.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def source_digest(project_dir: Path) -> str:
+    """A tag for the server image that changes exactly when its sources change."""
+    digest = hashlib.sha256()
+    paths = [project_dir / p for p in _IMAGE_SOURCES] + sorted((project_dir / "labhub" / "templates").rglob("*.py"))
+    for path in paths:
+        digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class NotebookTemplatesArgs:
+    config: NotebookTemplatesConfig
+    namespace: pulumi.Input[str]
+    hub_url: str  # the hub's public URL, where users are sent to their notebook
+    secrets: StackSecrets
+    project_dir: Path
+
+
+class NotebookTemplates(pulumi.ComponentResource):
+    """The templating server: image, templates ConfigMap, Deployment, Service."""
+
+    image: pulumi.Output[str]
+    templates: k8s.core.v1.ConfigMap
+    deployment: k8s.apps.v1.Deployment
+    service: k8s.core.v1.Service
+    hub_service: dict[str, Any]
+    hub_role: dict[str, Any]
+    templates_url: str
+
+    def __init__(self, name: str, args: NotebookTemplatesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("labhub:components:NotebookTemplates", name, None, opts)
+        config = args.config
+        if args.secrets.templates_secret is None or args.secrets.templates_api_token is None:
+            raise ValueError("NotebookTemplates needs StackSecrets generated with templates_enabled")
+        child = pulumi.ResourceOptions(parent=self)
+        files = read_templates(args.project_dir / config.templates_dir)
+        labels = standard_labels(K8S_NAME, "notebook-templates")
+        self.templates_url = f"{args.hub_url}/services/{SERVICE_NAME}"
+
+        if config.image:
+            self.image = pulumi.Output.from_input(config.image)
+        else:
+            # Built from this repository and pushed; the digest pins exactly what was built.
+            built = docker.Image(
+                f"{name}-image",
+                build=docker.DockerBuildArgs(
+                    context=str(args.project_dir),
+                    dockerfile=str(args.project_dir / "docker" / "templates" / "Dockerfile"),
+                    platform="linux/amd64",
+                ),
+                image_name=f"{config.registry}/labhub-templates:{source_digest(args.project_dir)}",
+                opts=child,
+            )
+            self.image = built.repo_digest
+
+        # The operator's templates, mounted read-only at their relative paths.
+        self.templates = k8s.core.v1.ConfigMap(
+            f"{name}-files",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{K8S_NAME}-files", namespace=args.namespace, labels=labels),
+            data={f.config_map_key: f.content for f in files},
+            opts=child,
+        )
+        items = [{"key": f.config_map_key, "path": f.relative_path} for f in files]
+
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=K8S_NAME, namespace=args.namespace, labels=labels),
+            spec=_deployment_spec(args, labels, items, templates_digest(files), self.image, self.templates.metadata.name),
+            opts=child,
+        )
+        # What the hub's proxy routes /services/templates/ to.
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=K8S_NAME, namespace=args.namespace, labels=labels),
+            spec={"type": "ClusterIP", "selector": {"app.kubernetes.io/name": K8S_NAME}, "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
+            opts=child,
+        )
+        self.hub_service = {
+            SERVICE_NAME: {
+                "url": f"http://{K8S_NAME}:{PORT}",
+                "api_token": args.secrets.templates_api_token,
+                "oauth_redirect_uri": f"{self.templates_url}/oauth_callback",
+                "oauth_no_confirm": True,
+                "display": True,
+            }
+        }
+        self.hub_role = {"notebook-templates": {"description": "create notebooks in users' servers", "services": [SERVICE_NAME], "scopes": list(SERVICE_SCOPES)}}
+        self.register_outputs({"templatesUrl": self.templates_url, "image": self.image})
+
+
+def _deployment_spec(
+    args: NotebookTemplatesArgs,
+    labels: dict[str, str],
+    items: list[dict[str, str]],
+    digest: str,
+    image: pulumi.Output[str],
+    config_map_name: pulumi.Output[str],
+) -> dict[str, Any]:
+    config = args.config
+    secret_name = args.secrets.templates_secret.metadata.name  # type: ignore[union-attr]
+    prefix = f"/services/{SERVICE_NAME}/"
+    env = [
+        {"name": "JUPYTERHUB_API_URL", "value": "http://hub:8081/hub/api"},
+        {"name": "JUPYTERHUB_CLIENT_ID", "value": f"service-{SERVICE_NAME}"},
+        {"name": "JUPYTERHUB_SERVICE_PREFIX", "value": prefix},
+        {"name": "JUPYTERHUB_OAUTH_CALLBACK_URL", "value": f"{prefix}oauth_callback"},
+        {"name": "JUPYTERHUB_API_TOKEN", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": TEMPLATES_API_TOKEN_KEY}}},
+        {"name": "LABHUB_TEMPLATES_SECRET_KEY", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": TEMPLATES_SIGNING_KEY_KEY}}},
+    ]
+    pod_labels = {
+        **labels,
+        # z2jh's network policies admit only labelled pods to the hub API and the proxy.
+        "hub.jupyter.org/network-access-hub": "true",
+        "hub.jupyter.org/network-access-proxy-http": "true",
+    }
+    probe = {"httpGet": {"path": HEALTH_PATH, "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3}
+    return {
+        "replicas": config.replicas,
+        "selector": {"matchLabels": {"app.kubernetes.io/name": K8S_NAME}},
+        "template": {
+            "metadata": {"labels": pod_labels, "annotations": {"labhub.io/templates-sha256": digest}},
+            "spec": {
+                "automountServiceAccountToken": False,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [
+                    {
+                        "name": "server",
+                        "image": image,
+                        "args": [
+                            "--templates", TEMPLATES_MOUNT, "--storage", config.storage,
+                            "--host", "0.0.0.0", "--port", str(PORT),
+                            "--hub-url", args.hub_url, "--proxy-url", "http://proxy-public",
+                        ],  # fmt: skip
+                        "ports": [{"name": "http", "containerPort": PORT}],
+                        "env": env,
+                        "volumeMounts": [{"name": "templates", "mountPath": TEMPLATES_MOUNT, "readOnly": True}],
+                        "readinessProbe": probe,
+                        "livenessProbe": {**probe, "failureThreshold": 6},
+                        "resources": {
+                            "limits": {"memory": config.memory_limit, "cpu": str(config.cpu_limit)},
+                            "requests": {"memory": "64Mi", "cpu": "50m"},
+                        },
+                        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
+                    }
+                ],
+                "volumes": [{"name": "templates", "configMap": {"name": config_map_name, "items": items}}],
+            },
+        },
+    }

@@ -1,0 +1,159 @@
+"""NotebookTemplates: the templating server deployed as a hub service, rolled when a template changes.
+
+Invariants: the image is built from this repository (tagged by its sources) or
+taken pinned from config; templates reach the pod at their relative paths; a
+changed template changes the pod template, so `pulumi up` rolls the server;
+credentials reach the container only by Secret reference; the hub learns the
+service with a generated token; SampleDB gets its exact settings as outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi.runtime import rpc
+
+from components.config import NotebookTemplatesConfig
+from components.notebook_templates import (
+    SERVICE_SCOPES,
+    NotebookTemplates,
+    NotebookTemplatesArgs,
+    read_templates,
+    source_digest,
+)
+from components.stack_secrets import StackSecrets, StackSecretsArgs
+from labhub.engine import PROJECT_DIR, StackRun, is_secret_output
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+IMAGE = "docker:index/image:Image"
+
+
+def _notebook(text: str = "print('hello')") -> str:
+    return json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "source": text, "outputs": [], "execution_count": None}],
+                       "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                       "nbformat": 4, "nbformat_minor": 5})  # fmt: skip
+
+
+def _config(**overrides: Any) -> NotebookTemplatesConfig:
+    values: dict[str, Any] = {"enabled": True, "registry": "registry.example/lab", "templatesDir": "templates"}
+    values.update(overrides)
+    return NotebookTemplatesConfig.model_validate(values)
+
+
+def _project(tmp_path: Path) -> Path:
+    """A project folder: this repository's image sources plus a templates folder of our own."""
+    templates = tmp_path / "templates"
+    (templates / "instrument").mkdir(parents=True)
+    (templates / "Sample_{name}.ipynb").write_text(_notebook())
+    (templates / "instrument" / "analysis.ipynb").write_text(_notebook("x = 1"))
+    return tmp_path
+
+
+def _run(run_component, project_dir: Path, config: NotebookTemplatesConfig) -> tuple[StackRun, NotebookTemplates]:
+    def build(built: dict[str, Any]) -> None:
+        secrets = StackSecrets("secrets", StackSecretsArgs(spyglass_namespace="spyglass", templates_enabled=True))
+        built["templates"] = NotebookTemplates(
+            "templates",
+            NotebookTemplatesArgs(config=config, namespace="spyglass", hub_url="https://hub.example.org", secrets=secrets, project_dir=project_dir),
+        )
+
+    result, built = run_component(build)
+    return result, built["templates"]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr("components.notebook_templates.source_digest", lambda _: "0123456789abcdef")
+    return _project(tmp_path)
+
+
+def test_the_image_is_built_from_this_repository_and_tagged_by_its_sources(run_component) -> None:
+    result, templates = _run(run_component, PROJECT_DIR, _config(templatesDir="notebook-templates"))
+    image = result.one(IMAGE, "templates-image")
+    assert image.inputs["build"]["dockerfile"] == str(PROJECT_DIR / "docker" / "templates" / "Dockerfile")
+    assert image.inputs["build"]["context"] == str(PROJECT_DIR)
+    assert image.inputs["imageName"] == f"registry.example/lab/labhub-templates:{source_digest(PROJECT_DIR)}"
+    assert "args" not in image.inputs["build"], "no build args: nothing secret may go there"
+    container = result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    assert re.fullmatch(r"registry\.example/lab/labhub-templates@sha256:[0-9a-f]{64}", container["image"]), "deploy by digest"
+
+
+def test_a_prebuilt_image_from_config_is_used_as_is(run_component, project: Path) -> None:
+    result, _ = _run(run_component, project, _config(image="ghcr.io/lab/templates:1.2.0", registry=None))
+    assert result.by_type(IMAGE) == []
+    container = result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "ghcr.io/lab/templates:1.2.0"
+
+
+def test_templates_are_mounted_at_their_relative_paths(run_component, project: Path) -> None:
+    result, _ = _run(run_component, project, _config())
+    config_map = result.one(CONFIG_MAP, "templates-files")
+    keys = set(config_map.inputs["data"])
+    assert all(re.fullmatch(r"[-._a-zA-Z0-9]+", k) for k in keys), keys
+    volume = result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]["volumes"][0]
+    assert sorted(i["path"] for i in volume["configMap"]["items"]) == ["Sample_{name}.ipynb", "instrument/analysis.ipynb"]
+    assert {i["key"] for i in volume["configMap"]["items"]} == keys
+
+
+def test_changing_a_template_rolls_the_server(run_component, project: Path) -> None:
+    def annotation() -> str:
+        result, _ = _run(run_component, project, _config())
+        return result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["metadata"]["annotations"]["labhub.io/templates-sha256"]
+
+    before = annotation()
+    assert annotation() == before, "the same templates must not roll the server"
+    (project / "templates" / "instrument" / "analysis.ipynb").write_text(_notebook("x = 2"))
+    assert annotation() != before
+
+
+def test_the_container_gets_credentials_only_by_secret_reference(run_component, project: Path) -> None:
+    result, _ = _run(run_component, project, _config())
+    pod = result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    by_name = {e["name"]: e for e in container["env"]}
+    for name in ("JUPYTERHUB_API_TOKEN", "LABHUB_TEMPLATES_SECRET_KEY"):
+        assert by_name[name]["valueFrom"]["secretKeyRef"]["name"] == "notebook-templates" and "value" not in by_name[name]
+    assert by_name["JUPYTERHUB_SERVICE_PREFIX"]["value"] == "/services/templates/"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["resources"]["limits"] == {"memory": "256Mi", "cpu": "500m"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert "--host" in container["args"] and container["args"][container["args"].index("--hub-url") + 1] == "https://hub.example.org"
+
+
+def test_the_hub_learns_the_service_with_a_secret_token_and_narrow_scopes(run_component, project: Path) -> None:
+    _, templates = _run(run_component, project, _config())
+    service = templates.hub_service["templates"]
+    assert service["url"] == "http://notebook-templates:8080"
+    assert service["oauth_redirect_uri"] == "https://hub.example.org/services/templates/oauth_callback"
+    assert is_secret_output(service["api_token"])
+    assert templates.hub_role["notebook-templates"]["scopes"] == list(SERVICE_SCOPES)
+    assert "admin:users" not in SERVICE_SCOPES and "admin:servers" not in SERVICE_SCOPES
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        pytest.param({}, "holds no .ipynb files", id="empty"),
+        pytest.param({"big.ipynb": "x" * (1024 * 1024)}, "a ConfigMap holds at most 1 MiB", id="too-big"),
+    ],
+)
+def test_an_unusable_templates_folder_is_refused_by_name(tmp_path: Path, layout: dict[str, str], message: str) -> None:
+    for name, text in layout.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_templates(tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        read_templates(tmp_path / "missing")
+
+
+def test_each_stack_exports_the_exact_sampledb_settings(each_stack: StackRun) -> None:
+    hub_url = each_stack.outputs["spyglassHubUrl"]
+    assert each_stack.outputs["SAMPLEDB_JUPYTERHUB_URL"] == hub_url
+    assert each_stack.outputs["SAMPLEDB_JUPYTERHUB_TEMPLATES_URL"] == f"{hub_url}/services/templates"
+    assert not rpc.is_rpc_secret(each_stack.outputs["SAMPLEDB_JUPYTERHUB_TEMPLATES_URL"])

@@ -24,7 +24,7 @@ import secrets
 from typing import Any
 from urllib.parse import quote
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from labhub.templates.naming import candidates
 from labhub.templates.storage import Outcome, Saved, StorageError, Waiting

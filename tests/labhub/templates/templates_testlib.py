@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 import socket
 import threading
-from collections.abc import Callable, Iterator
+
 from dataclasses import dataclass, replace
 from pathlib import Path
 

@@ -147,7 +147,10 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UserError(f"cannot listen on {config.host}:{config.port}: {error.strerror}") from error
     if config.processes > 1:
-        fork_processes(config.processes)
+        try:
+            fork_processes(config.processes)  # the parent stays here, restarting children that die
+        except KeyboardInterrupt:
+            return 0
 
     async def serve() -> None:
         start(config, sockets)

@@ -171,6 +171,14 @@ class SpyglassHubConfig(Section):
     def url(self) -> str:
         return f"{'https' if self.tls.enabled else 'http'}://{self.host}"
 
+    @model_validator(mode="after")
+    def _buildable(self) -> SpyglassHubConfig:
+        """Combinations the values builder refuses (a sidecar limit mysqld cannot fit in) fail here, at parse time."""
+        from components.spyglass_hub import hub_settings  # it maps this model; imported late to avoid a cycle
+
+        hub_settings(self)
+        return self
+
 
 class NotebookTemplatesConfig(Section):
     enabled: bool = Field(False, description="Deploy the SampleDB notebook templating server as a service of the Spyglass hub.")
@@ -310,6 +318,8 @@ def _describe(error: Mapping[str, Any]) -> str:
         return f"{key}: unknown key; allowed keys here are {allowed}"
     if error["type"] == "missing":
         return f"{key}: required value is missing"
+    if isinstance(error["input"], dict):  # a rule across several keys of this section: the message names them
+        return f"{key}: {message}"
     return f"{key}: {error['input']!r} is not allowed: {message}"
 
 

@@ -36,7 +36,7 @@ HEALTH_PATH = "/healthz"
 RUN_AS = 10001  # the Dockerfile's USER
 CONFIG_MAP_LIMIT = 1024 * 1024  # Kubernetes refuses ConfigMaps over 1 MiB
 # What the service may do through the hub API: find users' servers, start them, write into them.
-SERVICE_SCOPES = ("list:users", "read:users:name", "read:servers", "servers", "access:servers")
+SERVICE_SCOPES = ("read:users", "servers", "access:servers")
 _IMAGE_SOURCES = ("docker/templates/Dockerfile", "pyproject.toml", "constraints.txt", "labhub/__init__.py", "labhub/cli.py", "labhub/errors.py")
 
 

@@ -172,7 +172,7 @@ class SpyglassHubSettings(BaseModel):
     @model_validator(mode="after")
     def _persistence_needs_home(self) -> SpyglassHubSettings:
         if self.mysql.persistence and self.storage_type != "dynamic":
-            raise ValueError("sidecar.persistence keeps the database in the user's home volume: it needs storage_type 'dynamic'")
+            raise ValueError("mysql persistence keeps the database in the user's home volume: it needs singleuser storage type 'dynamic'")
         return self
 
     @property

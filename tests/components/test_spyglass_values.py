@@ -398,7 +398,7 @@ def test_persistent_database_lives_in_the_users_own_home_volume() -> None:
 
 
 def test_persistence_without_home_volumes_is_refused() -> None:
-    with pytest.raises(ValueError, match="storage_type 'dynamic'"):
+    with pytest.raises(ValueError, match="storage type 'dynamic'"):
         _settings(storage_type="none", mysql={"persistence": True})
 
 

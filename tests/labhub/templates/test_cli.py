@@ -36,7 +36,7 @@ REFUSED = [
     pytest.param(["--storage", "filesystem:/home/fixed", "--dev-user", "alice"], {}, "contain {username}", id="filesystem-without-username"),
     pytest.param(["--templates", "/nonexistent", "--dev-user", "alice"], {}, "not a folder", id="missing-templates"),
     pytest.param(["--dev-user", "alice", "--token-max-age", "5"], {}, "at least 60", id="token-lifetime-too-short"),
-    pytest.param(["--dev-user", "alice"], {"LABHUB_TEMPLATES_SECRET_KEY": "short"}, "at least 32", id="short-secret-key"),
+    pytest.param(["--dev-user", "alice"], {"LABHUB_TEMPLATES_SECRET_KEY": "short"}, "at least 32", id="short-secret-key"),  # pragma: allowlist secret
 ]
 
 

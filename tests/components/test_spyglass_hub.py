@@ -1,0 +1,149 @@
+"""SpyglassHub under mocks: the z2jh chart as the engine would receive it, wired to StackSecrets.
+
+Invariants: the chart is pinned (name, version, repository) and installed in
+the hub's namespace; its values carry the sidecar with the root password by
+reference to the Secret StackSecrets made (never a literal), the generated hub
+tokens as secrets, and Helm hooks off (helm.v4.Chart runs none); mysqld's
+config (loopback only, buffer pool inside the limit) ships as a ConfigMap; the
+stack config maps onto the values builder faithfully, and a combination it
+refuses fails at config time with one line.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pulumi.runtime import rpc
+
+from components import mysql_sidecar
+from components.config import ConfigError, SpyglassHubConfig, parse_stack_config
+from components.spyglass_hub import SpyglassHub, SpyglassHubArgs, hub_settings
+from components.stack_secrets import StackSecrets, StackSecretsArgs
+from labhub.engine import StackRun
+
+CHART = "kubernetes:helm.sh/v4:Chart"
+
+
+def _config(**overrides: Any) -> SpyglassHubConfig:
+    return SpyglassHubConfig.model_validate({"namespace": "spyglass", "host": "hub.example.org", **overrides})
+
+
+def _run(run_component, config: SpyglassHubConfig) -> tuple[StackRun, dict[str, Any]]:
+    def build(built: dict[str, Any]) -> None:
+        secrets = StackSecrets("secrets", StackSecretsArgs(spyglass_namespace="spyglass"))
+        built["secrets"] = secrets
+        built["hub"] = SpyglassHub("spyglass", SpyglassHubArgs(config=config, namespace="spyglass", secrets=secrets))
+
+    return run_component(build)
+
+
+def _values(result: StackRun) -> dict[str, Any]:
+    chart = result.one(CHART, "spyglass-chart")
+    assert rpc.is_rpc_secret(chart.inputs["values"]), f"{chart.urn}: values hold the hub tokens and must be secret"
+    return rpc.unwrap_rpc_secret(chart.inputs["values"])
+
+
+def test_the_chart_is_pinned_and_installed_in_the_hub_namespace(run_component) -> None:
+    result, built = _run(run_component, _config())
+    chart = result.one(CHART, "spyglass-chart")
+    assert {k: chart.inputs[k] for k in ("chart", "version", "namespace", "name")} == {
+        "chart": "jupyterhub", "version": "4.4.0", "namespace": "spyglass", "name": "spyglass",
+    }  # fmt: skip
+    assert chart.inputs["repositoryOpts"] == {"repo": "https://hub.jupyter.org/helm-chart/"}
+    hub = result.one("labhub:components:SpyglassHub", "spyglass")
+    assert chart.parent_urn == hub.urn
+    secret = result.one("kubernetes:core/v1:Secret", "secrets-mysql")
+    config_map = result.one("kubernetes:core/v1:ConfigMap", "spyglass-mysql-config")
+    assert {secret.urn, config_map.urn} <= set(chart.dependencies), "pods must not start before what they mount"
+
+
+def test_the_sidecar_takes_its_password_from_the_stack_secret_never_a_literal(run_component) -> None:
+    result, _ = _run(run_component, _config())
+    values = _values(result)
+    (sidecar,) = values["singleuser"]["extraContainers"]
+    env = {e["name"]: e for e in sidecar["env"]}
+    assert env["MYSQL_ROOT_PASSWORD"] == {
+        "name": "MYSQL_ROOT_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "spyglass-mysql", "key": "root-password"}},
+    }
+    assert values["singleuser"]["extraEnv"]["DJ_PASS"]["valueFrom"]["secretKeyRef"]["name"] == "spyglass-mysql"
+    assert sidecar["image"] == "datajoint/mysql:8.0"
+    assert sidecar["resources"] == {"limits": {"memory": "4Gi", "cpu": "1"}, "requests": {"memory": "64Mi", "cpu": "0.01"}}
+    assert sidecar["startupProbe"] and sidecar["readinessProbe"] and sidecar["securityContext"]["runAsNonRoot"]
+    assert "tutorial" not in json.dumps(values)
+
+
+def test_generated_tokens_are_set_explicitly_so_they_survive_upgrades(run_component) -> None:
+    result, built = _run(run_component, _config())
+    config = _values(result)["hub"]["config"]
+    generated = result.secret_values
+    assert config["ConfigurableHTTPProxy"]["auth_token"] in generated
+    assert config["JupyterHub"]["cookie_secret"] in generated
+    assert config["CryptKeeper"]["keys"][0] in generated
+    assert len({config["ConfigurableHTTPProxy"]["auth_token"], config["JupyterHub"]["cookie_secret"], config["CryptKeeper"]["keys"][0]}) == 3
+
+
+def test_helm_hooks_are_off_because_helm_v4_chart_runs_none(run_component) -> None:
+    result, _ = _run(run_component, _config())
+    assert _values(result)["prePuller"] == {"hook": {"enabled": False}, "continuous": {"enabled": True}}
+
+
+def test_mysqld_config_binds_loopback_and_sizes_the_pool_to_the_limit(run_component) -> None:
+    result, _ = _run(run_component, _config(mysql={"memoryLimit": "1Gi"}))
+    config_map = result.one("kubernetes:core/v1:ConfigMap", "spyglass-mysql-config")
+    text = config_map.inputs["data"][mysql_sidecar.SERVER_CNF_KEY]
+    assert "bind-address = 127.0.0.1" in text or "bind_address = 127.0.0.1" in text, text
+    expected_pool = mysql_sidecar.plan_mysql_memory("1Gi").buffer_pool_bytes
+    assert expected_pool == 512 * 2**20
+    assert f"innodb_buffer_pool_size = {expected_pool}" in text or f"innodb_buffer_pool_size={expected_pool}" in text, text
+
+
+@pytest.mark.parametrize(
+    ("persistent", "data_volume"),
+    [pytest.param(False, mysql_sidecar.DATA_VOLUME, id="ephemeral"), pytest.param(True, "volume-{user_server}", id="persistent")],
+)
+def test_persistence_puts_the_database_on_the_users_own_volume(run_component, persistent: bool, data_volume: str) -> None:
+    result, _ = _run(run_component, _config(mysql={"persistence": {"enabled": persistent}}))
+    singleuser = _values(result)["singleuser"]
+    (sidecar,) = singleuser["extraContainers"]
+    assert sidecar["volumeMounts"][0]["name"] == data_volume
+    assert [c["name"] for c in singleuser["initContainers"]] == (["mysql-data-owner"] if persistent else [])
+
+
+def test_the_stack_config_maps_onto_the_values_builder() -> None:
+    config = _config(
+        tls={"enabled": True, "secretName": "hub-tls", "clusterIssuer": "letsencrypt"},
+        auth={"type": "github", "clientId": "abc", "allowedOrganizations": ["lab"], "adminUsers": ["ann"]},
+        singleuser={"image": "quay.io/lab/image:1.0", "defaultUrl": "/git-pull?repo=x", "storage": {"capacity": "5Gi"}},
+        mysql={"image": "mysql:8.0.40", "persistence": {"enabled": True}},
+        cull={"timeout": 900, "every": 60, "maxAge": 86400},
+    )
+    settings = hub_settings(config)
+    assert settings.url == "https://hub.example.org" and settings.tls_secret_name == "hub-tls"
+    assert (settings.auth.kind, settings.auth.client_id, settings.auth.allowed_organizations) == ("github", "abc", ("lab",))
+    assert (settings.singleuser_image, settings.default_url, settings.storage_capacity) == ("quay.io/lab/image:1.0", "/git-pull?repo=x", "5Gi")
+    assert (settings.mysql.image, settings.mysql.persistence) == ("mysql:8.0.40", True)
+    assert (settings.cull.timeout, settings.cull.every, settings.cull.max_age) == (900, 60, 86400)
+
+
+@pytest.mark.parametrize(
+    ("hub", "expected"),
+    [
+        pytest.param(
+            {"mysql": {"memoryLimit": "128Mi"}},
+            "labhub:spyglassHub: ",
+            id="sidecar-limit-too-small-for-mysqld",
+        ),
+        pytest.param(
+            {"singleuser": {"storage": {"type": "none"}}, "mysql": {"persistence": {"enabled": True}}},
+            "labhub:spyglassHub: ",
+            id="persistence-without-home-volumes",
+        ),
+    ],
+)
+def test_combinations_the_builder_refuses_fail_at_config_time(hub: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_stack_config({"labhub:spyglassHub": json.dumps(hub)})
+    assert len(str(error.value).splitlines()) == 1 and str(error.value).startswith(expected), str(error.value)

@@ -114,7 +114,7 @@ def test_persistence_puts_the_database_on_the_users_own_volume(run_component, pe
 
 def test_the_stack_config_maps_onto_the_values_builder() -> None:
     config = _config(
-        tls={"enabled": True, "secretName": "hub-tls", "clusterIssuer": "letsencrypt"},
+        tls={"enabled": True, "secretName": "hub-tls", "clusterIssuer": "letsencrypt"},  # pragma: allowlist secret (a Secret's name)
         auth={"type": "github", "clientId": "abc", "allowedOrganizations": ["lab"], "adminUsers": ["ann"]},
         singleuser={"image": "quay.io/lab/image:1.0", "defaultUrl": "/git-pull?repo=x", "storage": {"capacity": "5Gi"}},
         mysql={"image": "mysql:8.0.40", "persistence": {"enabled": True}},

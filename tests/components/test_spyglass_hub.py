@@ -121,7 +121,7 @@ def test_the_stack_config_maps_onto_the_values_builder() -> None:
         cull={"timeout": 900, "every": 60, "maxAge": 86400},
     )
     settings = hub_settings(config)
-    assert settings.url == "https://hub.example.org" and settings.tls_secret_name == "hub-tls"
+    assert settings.url == "https://hub.example.org" and settings.tls_secret_name == "hub-tls"  # pragma: allowlist secret
     assert (settings.auth.kind, settings.auth.client_id, settings.auth.allowed_organizations) == ("github", "abc", ("lab",))
     assert (settings.singleuser_image, settings.default_url, settings.storage_capacity) == ("quay.io/lab/image:1.0", "/git-pull?repo=x", "5Gi")
     assert (settings.mysql.image, settings.mysql.persistence) == ("mysql:8.0.40", True)

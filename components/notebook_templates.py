@@ -37,7 +37,8 @@ RUN_AS = 10001  # the Dockerfile's USER
 CONFIG_MAP_LIMIT = 1024 * 1024  # Kubernetes refuses ConfigMaps over 1 MiB
 # What the service may do through the hub API: find users' servers, start them, write into them.
 SERVICE_SCOPES = ("read:users", "servers", "access:servers")
-_IMAGE_SOURCES = ("docker/templates/Dockerfile", "pyproject.toml", "constraints.txt", "labhub/__init__.py", "labhub/cli.py", "labhub/errors.py")
+# What docker/templates/Dockerfile copies into the image: the tag changes when any of it does.
+_IMAGE_SOURCES = ("docker/templates/Dockerfile", "pyproject.toml", "constraints.txt", "README.md")
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def templates_digest(files: list[TemplateFile]) -> str:
 def source_digest(project_dir: Path) -> str:
     """A tag for the server image that changes exactly when its sources change."""
     digest = hashlib.sha256()
-    paths = [project_dir / p for p in _IMAGE_SOURCES] + sorted((project_dir / "labhub" / "templates").rglob("*.py"))
+    paths = [project_dir / p for p in _IMAGE_SOURCES] + sorted((project_dir / "labhub").rglob("*.py"))
     for path in paths:
         digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]

@@ -81,7 +81,7 @@ def test_pull_requests_preview_both_stacks_with_the_policy_pack_and_comment():
     assert preview["with"]["github-token"] == "${{ secrets.GITHUB_TOKEN }}"
     assert preview["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
     runs = [s.get("run", "") for s in job["steps"]]
-    assert any("pip install -c constraints.txt -e ." in r for r in runs), "install the pinned dependencies"
+    assert any('pip install -c constraints.txt -e ".[deploy]"' in r for r in runs), "install the pinned deploy dependencies"
     assert any("labhub policy-check --stack ${{ matrix.stack }}" in r for r in runs)
     assert any(s.get("uses", "").startswith("actions/setup-python@") for s in job["steps"])
 

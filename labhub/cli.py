@@ -8,7 +8,8 @@ for the web server. A subcommand module exposes two functions:
     run(args: argparse.Namespace) -> int          # the process exit code
 
 A user error (bad config, bad flag value) is reported as one line on stderr
-by raising `labhub.errors.UserError`; it never becomes a stack trace.
+by raising `labhub.errors.UserError`; it never becomes a stack trace. So is a
+subcommand whose extra is not installed (`labhub[deploy]`, `labhub[templates]`).
 """
 
 from __future__ import annotations
@@ -42,15 +43,26 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Which extra each subcommand's imports come from, for a clear error when it is missing.
+_EXTRAS = {"labhub.render": "deploy", "labhub.policy_check": "deploy", "labhub.templates.cli": "templates"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, then import and run only the chosen subcommand."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
-    # First pass finds the subcommand; its module then adds its own arguments.
-    known, _ = parser.parse_known_args(argv)
-    module = importlib.import_module(known._module)
-    sub_parser = _find_subparser(parser, known)
-    module.add_arguments(sub_parser)
+    chosen = _chosen_command(argv)
+    if chosen is None:  # no (complete) subcommand: argparse explains, or prints the top-level help
+        parser.parse_args(argv)
+        return 2
+    module_name = _COMMANDS[chosen][0]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        extra = _EXTRAS.get(module_name, "test")
+        print(f"labhub: error: `labhub {' '.join(chosen)}` needs {error.name!r}: pip install 'labhub[{extra}]'", file=sys.stderr)
+        return 2
+    module.add_arguments(_subparser(parser, chosen))
     args = parser.parse_args(argv)
     try:
         return int(module.run(args))
@@ -59,15 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _find_subparser(parser: argparse.ArgumentParser, known: argparse.Namespace) -> argparse.ArgumentParser:
-    for path, (module, _) in _COMMANDS.items():
-        if module == known._module:
-            current = parser
-            for word in path:
-                action = next(a for a in current._actions if isinstance(a, argparse._SubParsersAction))
-                current = action.choices[word]
-            return current
-    raise AssertionError(f"no parser for {known._module}")
+def _chosen_command(argv: list[str]) -> tuple[str, ...] | None:
+    """The subcommand path argv starts with (its options follow it), if any."""
+    return next((path for path in _COMMANDS if argv[: len(path)] == list(path)), None)
+
+
+def _subparser(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> argparse.ArgumentParser:
+    current = parser
+    for word in path:
+        action = next(a for a in current._actions if isinstance(a, argparse._SubParsersAction))
+        current = action.choices[word]
+    return current
 
 
 if __name__ == "__main__":

@@ -7,42 +7,15 @@ Secrets are random per run.
 
 from __future__ import annotations
 
-import importlib
 import secrets
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from templates_testlib import RunningServer, run_server, write_template
 
-
-def _use_the_real_labhub_package() -> None:
-    """Make `labhub` the project's package, not this tests/labhub folder.
-
-    tests/labhub mirrors labhub/ by design. Under pytest's default "prepend"
-    import mode tests/ lands on sys.path before the project, and because the
-    project is installed editable through an import hook (not a path entry),
-    `import labhub` then finds tests/labhub as a namespace package and
-    `labhub.templates` as tests/labhub/templates. Putting the project root
-    first and dropping the namespace stand-ins restores the real package;
-    it is a no-op once pytest's `pythonpath = ["."]` (or
-    `--import-mode=importlib`) is configured.
-    """
-    root = str(Path(__file__).resolve().parents[3])
-    if sys.path[:1] != [root]:
-        sys.path.insert(0, root)
-    for name in [n for n in sys.modules if n == "labhub" or n.startswith("labhub.")]:
-        if getattr(sys.modules[name], "__file__", None) is None:
-            del sys.modules[name]
-    importlib.import_module("labhub.templates")
-
-
-_use_the_real_labhub_package()
-
-from templates_testlib import RunningServer, run_server, write_template  # noqa: E402
-
-from labhub.templates.app import ServerConfig  # noqa: E402
+from labhub.templates.app import ServerConfig
 
 
 @pytest.fixture

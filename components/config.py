@@ -16,16 +16,15 @@ required only when the settings that use them are on, and read with
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.quantities import CPU_EXAMPLES, MEMORY_EXAMPLES, parse_cpu_quantity, parse_memory_quantity
+from components.fields import CpuQuantity, DnsLabel, MemoryQuantity, PinnedImage
 from labhub.errors import UserError
 
 NAMESPACE = "labhub"
@@ -33,39 +32,6 @@ NAMESPACE = "labhub"
 
 class ConfigError(UserError, pulumi.RunError):
     """Bad stack configuration. A RunError, so `pulumi up` prints the message without a traceback."""
-
-
-def _dns_label(value: str) -> str:
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", value) or len(value) > 63:
-        raise ValueError("must be a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters")
-    return value
-
-
-def _memory(value: str) -> str:
-    parse_memory_quantity(value)
-    return str(value)
-
-
-def _cpu(value: str) -> str:
-    parse_cpu_quantity(value)
-    return str(value)
-
-
-def _image(value: str) -> str:
-    name, _, digest = value.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    tag = last.partition(":")[2]
-    if not digest and not tag:
-        raise ValueError("must pin a tag or digest (e.g. 'repo/image:1.2.3'); an untagged image means 'latest'")
-    if tag == "latest":
-        raise ValueError("must not use the 'latest' tag: pin a version so a deploy is repeatable")
-    return value
-
-
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-MemoryQuantity = Annotated[str, AfterValidator(_memory), Field(json_schema_extra={"examples": MEMORY_EXAMPLES})]
-CpuQuantity = Annotated[str | int | float, AfterValidator(_cpu), Field(json_schema_extra={"examples": CPU_EXAMPLES})]
-ImageRef = Annotated[str, AfterValidator(_image)]
 
 
 class Section(BaseModel):
@@ -125,7 +91,7 @@ class StorageConfig(Section):
 
 
 class SingleUserConfig(Section):
-    image: ImageRef = Field("quay.io/jupyter/datascience-notebook:2025-10-20", description="Notebook image, pinned by tag or digest.")
+    image: PinnedImage = Field("quay.io/jupyter/datascience-notebook:2025-10-20", description="Notebook image, pinned by tag or digest.")
     default_url: str | None = Field(None, description="Where a new server opens, e.g. an nbgitpuller link (`/git-pull?repo=...`).")
     memory_limit: MemoryQuantity = Field("4G", description="Notebook container memory limit.")
     memory_guarantee: MemoryQuantity = Field("1G", description="Notebook container memory request.")
@@ -139,7 +105,7 @@ class MysqlPersistenceConfig(Section):
 
 
 class MysqlSidecarConfig(Section):
-    image: ImageRef = Field("datajoint/mysql:8.0", description="MySQL image of the per-user sidecar.")
+    image: PinnedImage = Field("datajoint/mysql:8.0", description="MySQL image of the per-user sidecar.")
     memory_limit: MemoryQuantity = Field("4Gi", description="Sidecar memory limit; the InnoDB buffer pool is sized to fit inside it.")
     cpu_limit: CpuQuantity = Field(1, description="Sidecar CPU limit.")
     memory_request: MemoryQuantity = Field("64Mi", description="Sidecar memory request.")
@@ -182,7 +148,7 @@ class SpyglassHubConfig(Section):
 
 class NotebookTemplatesConfig(Section):
     enabled: bool = Field(False, description="Deploy the SampleDB notebook templating server as a service of the Spyglass hub.")
-    image: ImageRef | None = Field(None, description="A prebuilt server image; when unset the image is built from docker/templates/Dockerfile.")
+    image: PinnedImage | None = Field(None, description="A prebuilt server image; when unset the image is built from docker/templates/Dockerfile.")
     registry: str | None = Field(None, description="Registry to push the built image to, e.g. ghcr.io/mylab (required when image is unset).")
     templates_dir: str = Field("notebook-templates", description="Directory in this repository holding the .ipynb templates; changing one rolls the server.")
     storage: Literal["contents", "download"] = Field(

@@ -43,8 +43,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# Re-exported: the stack config and the sizing rule share one quantity parser.
-from components.quantities import parse_cpu_quantity, parse_memory_quantity  # noqa: F401
+from components.fields import CpuQuantity, MemoryQuantity, PinnedImage, require_pinned_image  # noqa: F401 (re-exported)
+from components.quantities import parse_cpu_quantity, parse_memory_quantity  # noqa: F401 (re-exported)
 
 MiB = 2**20
 CONTAINER_NAME = "mysql"
@@ -124,17 +124,6 @@ def plan_mysql_memory(memory_limit: str | int, fraction: float = 0.5) -> MySQLSi
     return MySQLSizing(limit, pool, connections, packet, log_file_bytes=pool // 4)
 
 
-def require_pinned_image(ref: str) -> str:
-    """Refuse an image that is not pinned: no tag (which means latest) or the `latest` tag."""
-    name, _, digest = ref.partition("@")
-    tag = name.rsplit("/", 1)[-1].partition(":")[2]
-    if not digest and not tag:
-        raise ValueError(f"image {ref!r} must pin a tag or digest; an untagged image means 'latest'")
-    if tag.lower() == "latest":
-        raise ValueError(f"image {ref!r} must not use the 'latest' tag: pin a version so a deploy is repeatable")
-    return ref
-
-
 class MySQLSidecarSettings(BaseModel):
     """Everything the sidecar needs; the Secret and ConfigMap are made by the caller."""
 
@@ -142,34 +131,16 @@ class MySQLSidecarSettings(BaseModel):
 
     secret_name: str = Field(description="Secret holding keys root-password, client.cnf and init.sql (see `secret_data`).")
     config_map_name: str = Field(description="ConfigMap holding key labhub.cnf = `mysqld_config(...)`.")
-    image: str = Field("datajoint/mysql:8.0", description="MySQL image, pinned; must be built on the official mysql image.")
-    memory_limit: str = Field("4Gi", description="Container memory limit; the buffer pool is sized from it.")
-    cpu_limit: str | int | float = Field(1, description="Container CPU limit.")
-    memory_request: str = Field("64Mi", description="Memory request (tiny: without requests k8s sets requests = limits).")
-    cpu_request: str | int | float = Field("0.01", description="CPU request.")
+    image: PinnedImage = Field("datajoint/mysql:8.0", description="MySQL image, pinned; must be built on the official mysql image.")
+    memory_limit: MemoryQuantity = Field("4Gi", description="Container memory limit; the buffer pool is sized from it.")
+    cpu_limit: CpuQuantity = Field(1, description="Container CPU limit.")
+    memory_request: MemoryQuantity = Field("64Mi", description="Memory request (tiny: without requests k8s sets requests = limits).")
+    cpu_request: CpuQuantity = Field("0.01", description="CPU request.")
     buffer_pool_fraction: float = Field(0.5, gt=0, le=0.75, description="Share of the memory limit for the InnoDB buffer pool.")
     persistence: bool = Field(False, description="Keep the database in the user's home volume (else an emptyDir).")
     data_subpath: str = Field(".labhub/mysql", description="Where in the home volume the data lives when persistent.")
-    init_image: str = Field("busybox:1.36.1", description="Image of the init container that hands the data dir to uid 999.")
-    ephemeral_size_limit: str | None = Field(None, description="sizeLimit of the emptyDir when not persistent.")
-
-    @field_validator("image", "init_image")
-    @classmethod
-    def _pinned(cls, ref: str) -> str:
-        return require_pinned_image(ref)
-
-    @field_validator("memory_limit", "memory_request", "ephemeral_size_limit")
-    @classmethod
-    def _memory(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_memory_quantity(value)
-        return value
-
-    @field_validator("cpu_limit", "cpu_request")
-    @classmethod
-    def _cpu(cls, value: str | int | float) -> str | int | float:
-        parse_cpu_quantity(value)
-        return value
+    init_image: PinnedImage = Field("busybox:1.36.1", description="Image of the init container that hands the data dir to uid 999.")
+    ephemeral_size_limit: MemoryQuantity | None = Field(None, description="sizeLimit of the emptyDir when not persistent.")
 
     @field_validator("data_subpath")
     @classmethod

@@ -21,7 +21,8 @@ from urllib.parse import quote, urlencode
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from components import mysql_sidecar as sidecar
-from components.quantities import parse_cpu_quantity, parse_memory_quantity
+from components.fields import CpuQuantity, MemoryQuantity, require_pinned_image
+from components.quantities import parse_cpu_quantity
 
 # z2jh 4.4.0's default volumeNameTemplate, set explicitly because the sidecar's
 # data mount and the init container reference the home volume by this name.
@@ -124,12 +125,12 @@ class SpyglassHubSettings(BaseModel):
     singleuser_image: str = Field(description="Notebook image 'name:tag' (tag required, never latest).")
     default_url: str | None = Field(None, description="Where a server opens, e.g. `nbgitpuller_url(...)`.")
     storage_type: Literal["dynamic", "none"] = Field("dynamic", description="Home volumes: a PVC per user, or none.")
-    storage_capacity: str = Field("10Gi", description="Size of each home volume (holds the database when persistent).")
+    storage_capacity: MemoryQuantity = Field("10Gi", description="Size of each home volume (holds the database when persistent).")
     storage_class: str | None = Field(None, description="StorageClass of home volumes.")
-    memory_limit: str = Field("4G", description="Notebook container memory limit.")
-    memory_guarantee: str = Field("1G", description="Notebook container memory request.")
-    cpu_limit: str | int | float = Field(2, description="Notebook container CPU limit.")
-    cpu_guarantee: str | int | float = Field("0.1", description="Notebook container CPU request.")
+    memory_limit: MemoryQuantity = Field("4G", description="Notebook container memory limit.")
+    memory_guarantee: MemoryQuantity = Field("1G", description="Notebook container memory request.")
+    cpu_limit: CpuQuantity = Field(2, description="Notebook container CPU limit.")
+    cpu_guarantee: CpuQuantity = Field("0.1", description="Notebook container CPU request.")
     hub_resources: dict[str, dict[str, str]] = Field(
         default_factory=lambda: {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
         description="Hub pod requests/limits.",
@@ -144,22 +145,10 @@ class SpyglassHubSettings(BaseModel):
     @field_validator("singleuser_image")
     @classmethod
     def _tagged(cls, ref: str) -> str:
-        sidecar.require_pinned_image(ref)
+        require_pinned_image(ref)
         if ":" not in ref.rsplit("/", 1)[-1].partition("@")[0]:
             raise ValueError(f"singleuser_image {ref!r} needs a tag (z2jh takes name and tag separately)")
         return ref
-
-    @field_validator("storage_capacity", "memory_limit", "memory_guarantee")
-    @classmethod
-    def _memory(cls, value: str) -> str:
-        parse_memory_quantity(value)
-        return value
-
-    @field_validator("cpu_limit", "cpu_guarantee")
-    @classmethod
-    def _cpu(cls, value: str | int | float) -> str | int | float:
-        parse_cpu_quantity(value)
-        return value
 
     @field_validator("non_private_cluster_cidrs")
     @classmethod

@@ -1,0 +1,86 @@
+"""The floor under the create-flow benchmark: tornado plus the file write, and nothing else.
+
+A bare tornado app answers the same two requests as one create flow (a form
+POST answered with a 3 KB page; a form POST that creates a 200 KB file with
+O_EXCL and answers 303), driven like bench/templates/run.py: 4 client
+threads, persistent loopback connections, bounded count. The server CPU per
+flow it reports is what any tornado server writing that file must spend on
+this machine, so it shows how much of run.py's figure is labhub's own code.
+Usage: .venv/bin/python bench/templates/floor.py [--flows-per-thread N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SERVER = r"""
+import itertools, os, sys
+import tornado.ioloop, tornado.web
+data = (os.urandom(100_000).hex().encode())[:200_000]
+folder, counter, page = sys.argv[2], itertools.count(), b"x" * 3000
+class Confirm(tornado.web.RequestHandler):
+    def post(self, path): self.finish(page)
+class Create(tornado.web.RequestHandler):
+    def post(self):
+        fd = os.open(os.path.join(folder, f"n{next(counter)}.ipynb"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try: os.write(fd, data)
+        finally: os.close(fd)
+        self.redirect("http://127.0.0.1:9/notebook", status=303)
+tornado.web.Application([(r"/t/(.*)", Confirm), (r"/create", Create)]).listen(int(sys.argv[1]), "127.0.0.1")
+print("ready", flush=True)
+tornado.ioloop.IOLoop.current().start()
+"""
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flows-per-thread", type=int, default=1500)
+    args = parser.parse_args()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory() as folder:
+        server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), folder], stdout=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+
+            def client(flows: int) -> None:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                form = {"Content-Type": "application/x-www-form-urlencoded"}
+                for _ in range(flows):
+                    conn.request("POST", "/t/Data.ipynb", body="params=%7B%22n%22%3A1%7D", headers=form)
+                    conn.getresponse().read()
+                    conn.request("POST", "/create", body="token=t&_xsrf=x", headers=form)
+                    conn.getresponse().read()
+
+            client(200)  # warm-up
+            before, start = _cpu_seconds(server.pid), time.perf_counter()
+            threads = [threading.Thread(target=client, args=(args.flows_per_thread,)) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            flows = 4 * args.flows_per_thread
+            cpu_ms = (_cpu_seconds(server.pid) - before) * 1000 / flows
+            print(f"floor: {cpu_ms:.3f} ms server CPU per flow, {flows / (time.perf_counter() - start):.0f} flows/s")
+        finally:
+            server.terminate()
+            server.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -147,3 +147,29 @@ def test_combinations_the_builder_refuses_fail_at_config_time(hub: dict[str, Any
     with pytest.raises(ConfigError) as error:
         parse_stack_config({"labhub:spyglassHub": json.dumps(hub)})
     assert len(str(error.value).splitlines()) == 1 and str(error.value).startswith(expected), str(error.value)
+
+
+def test_prod_values_carry_the_stack_files_hub_settings(stack_runs: dict[str, StackRun]) -> None:
+    """The prod stack file, end to end under mocks: OAuth, ingress with TLS, culling, image, network policy."""
+    prod = stack_runs["prod"]
+    values = _values(prod)
+    github = values["hub"]["config"]["GitHubOAuthenticator"]
+    assert github["client_id"] == "Iv1.0123456789abcdef" and github["allowed_organizations"] == ["example-lab"]
+    assert github["client_secret"] in prod.secret_values, "the OAuth client secret comes from secure config"
+    assert github["oauth_callback_url"] == "https://spyglass.lab.example.org/hub/oauth_callback"
+    assert values["ingress"]["tls"] == [{"hosts": ["spyglass.lab.example.org"], "secretName": "spyglass-tls"}]  # pragma: allowlist secret
+    assert values["ingress"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+    assert values["cull"] == {"enabled": True, "timeout": 3600, "every": 600, "maxAge": 0}
+    assert values["singleuser"]["image"] == {"name": "quay.io/lorenlab/hhmi-spyglass-image", "tag": "82450331e8f1"}
+    assert values["singleuser"]["defaultUrl"].startswith("/git-pull?repo=https%3A%2F%2Fgithub.com%2FLorenFrankLab%2Fspyglass-demo")
+    policy = values["singleuser"]["networkPolicy"]
+    assert policy["enabled"] is True and policy["egressAllowRules"]["privateIPs"] is False and policy["ingress"] == []
+    assert values["singleuser"]["initContainers"][0]["name"] == "mysql-data-owner", "prod keeps databases"
+
+
+def test_dev_values_use_the_dummy_authenticator_and_ephemeral_databases(stack_runs: dict[str, StackRun]) -> None:
+    values = _values(stack_runs["dev"])
+    assert values["hub"]["config"]["JupyterHub"]["authenticator_class"] == "dummy"
+    assert "GitHubOAuthenticator" not in values["hub"]["config"]
+    assert values["singleuser"]["initContainers"] == []
+    assert "tls" not in values["ingress"]

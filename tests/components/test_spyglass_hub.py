@@ -160,7 +160,7 @@ def test_prod_values_carry_the_stack_files_hub_settings(stack_runs: dict[str, St
     assert values["ingress"]["tls"] == [{"hosts": ["spyglass.lab.example.org"], "secretName": "spyglass-tls"}]  # pragma: allowlist secret
     assert values["ingress"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
     assert values["cull"] == {"enabled": True, "timeout": 3600, "every": 600, "maxAge": 0}
-    assert values["singleuser"]["image"] == {"name": "quay.io/lorenlab/hhmi-spyglass-image", "tag": "82450331e8f1"}
+    assert values["singleuser"]["image"] == {"name": "quay.io/lorenlab/hhmi-spyglass-image", "tag": "82450331e8f1"}  # pragma: allowlist secret (a public image tag)
     assert values["singleuser"]["defaultUrl"].startswith("/git-pull?repo=https%3A%2F%2Fgithub.com%2FLorenFrankLab%2Fspyglass-demo")
     policy = values["singleuser"]["networkPolicy"]
     assert policy["enabled"] is True and policy["egressAllowRules"]["privateIPs"] is False and policy["ingress"] == []

@@ -23,6 +23,7 @@ import base64
 import contextlib
 import json
 import logging
+import re
 import runpy
 import secrets
 import string
@@ -90,7 +91,6 @@ class StackFiles:
     project: str
     config: dict[str, str]
     secret_keys: frozenset[str]
-    warnings: tuple[str, ...]
 
 
 def read_stack_files(program_dir: Path, stack: str) -> StackFiles:
@@ -112,13 +112,13 @@ def read_stack_files(program_dir: Path, stack: str) -> StackFiles:
     secret_keys: set[str] = set()
     for key, value in raw.items():
         full_key = key if ":" in key else f"{project}:{key}"
-        value, is_secret = _replace_secure(value, full_key)
+        value, is_secret = _replace_secure(value)
         if is_secret:
             secret_keys.add(full_key)
         if isinstance(value, bool):  # the CLI hands scalars over as strings: true -> "true"
             value = "true" if value else "false"
         config[full_key] = value if isinstance(value, str) else json.dumps(value)
-    return StackFiles(project, config, frozenset(secret_keys), ())
+    return StackFiles(project, config, frozenset(secret_keys))
 
 
 def _load_yaml(path: Path) -> Any:
@@ -130,26 +130,30 @@ def _load_yaml(path: Path) -> Any:
         raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
 
 
-def _replace_secure(value: Any, key: str) -> tuple[Any, bool]:
+def _replace_secure(value: Any) -> tuple[Any, bool]:
     """Swap every `{secure: ...}` for a placeholder; report whether any was found."""
     if isinstance(value, dict):
         if set(value) == {"secure"}:
-            return placeholder_secret(key), True
+            return placeholder_secret(), True
         found = False
         out = {}
         for k, v in value.items():
-            out[k], inner = _replace_secure(v, key)
+            out[k], inner = _replace_secure(v)
             found |= inner
         return out, found
     if isinstance(value, list):
-        pairs = [_replace_secure(v, key) for v in value]
+        pairs = [_replace_secure(v) for v in value]
         return [v for v, _ in pairs], any(s for _, s in pairs)
     return value, False
 
 
-def placeholder_secret(key: str) -> str:
+PLACEHOLDER_PREFIX = "offline-placeholder-"
+_PLACEHOLDER = re.compile(re.escape(PLACEHOLDER_PREFIX) + "[0-9a-f]{32}")
+
+
+def placeholder_secret() -> str:
     """A stand-in for a secret that cannot be read offline: random, so it trips no weak-value rule."""
-    return f"offline-placeholder-{secrets.token_hex(16)}"
+    return PLACEHOLDER_PREFIX + secrets.token_hex(16)
 
 
 # --- mocks ----------------------------------------------------------------------------------
@@ -237,6 +241,12 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj_proto)
 
 
+def _config_secret_values(config: Mapping[str, str], secret_keys: set[str] | frozenset[str]) -> set[str]:
+    """Secret config values, and the placeholders inside secret objects (`pulumi config set --path --secret`)."""
+    values = {config[k] for k in secret_keys if k in config}
+    return values | {m for v in values for m in _PLACEHOLDER.findall(v)}
+
+
 def _stack_outputs() -> dict[str, Any]:
     """The root stack's exports, resolved, with secrets wrapped as the engine would store them."""
     from pulumi.runtime.settings import get_root_resource
@@ -276,10 +286,10 @@ def run_stack(stack: str, program_dir: Path | None = None) -> StackRun:
     files = read_stack_files(program_dir, stack)
     config = dict(files.config)
     secret_keys = set(files.secret_keys)
-    warnings = list(files.warnings)
+    warnings: list[str] = []
     for key in _required_secrets(program_dir, config):
         if key not in config:
-            config[key] = placeholder_secret(key)
+            config[key] = placeholder_secret()
             secret_keys.add(key)
             warnings.append(
                 f"{key} is a required secret that Pulumi.{stack}.yaml does not hold; using a placeholder "
@@ -342,7 +352,7 @@ def run_under_mocks(
         resources=list(monitor.recorded),
         outputs=outputs,
         warnings=(warnings or []) + collector.messages,
-        secret_values=frozenset(mocks.secret_values | {config[k] for k in secret_keys if k in config}),
+        secret_values=frozenset(mocks.secret_values | _config_secret_values(config, secret_keys)),
     )
 
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from labhub.cli import main
-from labhub.engine import StackRun
+from labhub.engine import StackRun, read_stack_files, run_stack
 from labhub.render import MARKER, REDACTED, redact, render_files, write_tree
 from labhub.z2jh_schema import validate_z2jh_values
 from pulumi.runtime import rpc
@@ -105,3 +105,30 @@ def test_the_cli_writes_the_dev_render(tmp_path: Path, capsys) -> None:
     assert main(["render", "--stack", "dev", "--out", str(tmp_path / "out")]) == 0
     assert "rendered stack 'dev'" in capsys.readouterr().out
     assert (tmp_path / "out" / "resources.json").is_file()
+
+
+def test_secure_values_become_secret_placeholders_even_inside_objects(tmp_path: Path) -> None:
+    """`secure:` values cannot be decrypted offline: each becomes a random placeholder, never written out."""
+    (tmp_path / "Pulumi.yaml").write_text("name: probe\nruntime: python\n")
+    (tmp_path / "Pulumi.s.yaml").write_text(
+        "config:\n"
+        "  probe:flat:\n    secure: v1:AAAA\n"
+        "  probe:nested:\n    user: ann\n    password:\n      secure: v1:BBBB\n"
+    )
+    (tmp_path / "__main__.py").write_text(
+        "import json, pulumi\n"
+        "c = pulumi.Config()\n"
+        "pulumi.export('flat', c.require_secret('flat'))\n"
+        "pulumi.export('nested', c.require_secret_object('nested'))\n"
+        "pulumi.export('leak', json.loads(pulumi.Config().get('nested'))['password'])\n"
+    )
+    files = read_stack_files(tmp_path, "s")
+    assert files.secret_keys == {"probe:flat", "probe:nested"}
+    assert "v1:" not in json.dumps(files.config)
+    run = run_stack("s", tmp_path)
+    assert rpc.is_rpc_secret(run.outputs["flat"]) and rpc.is_rpc_secret(run.outputs["nested"])
+    text = "\n".join(render_files(run).values())
+    assert "offline-placeholder-" not in text
+    leaked_placeholder = run.outputs["leak"]
+    assert leaked_placeholder in run.secret_values, "a placeholder read without get_secret is still known as secret"
+    assert leaked_placeholder not in text

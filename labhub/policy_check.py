@@ -72,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_policy_config(args.policy_config)
     stack_run = run_stack(args.stack, args.program)
-    project = getattr(stack_run, "project", None) or _project_from(stack_run.resources) or "project"
-    violations = replay(stack_run.resources, stack_run.outputs, stack_run.stack, project, config)
+    violations = replay(stack_run.resources, stack_run.outputs, stack_run.stack, stack_run.project, config)
     print(report(violations, len(stack_run.resources), stack_run.stack))
     return 1 if any(v.level == "mandatory" for v in violations) else 0
 
@@ -199,10 +198,3 @@ def report(violations: list[Violation], resource_count: int, stack: str) -> str:
                  f"{len(violations) - mandatory} advisory) in {resource_count} resources, {len(POLICIES)} policies")
     return "\n".join(lines)
 
-
-def _project_from(resources: Iterable[Any]) -> str | None:
-    for r in resources:
-        parts = r.urn.split("::")
-        if len(parts) >= 2:
-            return parts[1]
-    return None

@@ -53,9 +53,7 @@ if hub.enabled:
             config=hub,
             namespace=spyglass_namespace.metadata.name,
             secrets=secrets,
-            oauth_client_secret=(
-                stack_config.external_secret("spyglassOAuthClientSecret") if hub.auth.type != "dummy" else None
-            ),
+            oauth_client_secret=stack_config.needed_external_secret(cfg, "spyglassOAuthClientSecret"),
             services=templates.hub_service if templates else {},
             load_roles=templates.hub_role if templates else {},
         ),

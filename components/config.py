@@ -312,6 +312,11 @@ def load() -> StackConfig:
     return parse_stack_config(config_bag())
 
 
+def needed_external_secret(config: StackConfig, key: str) -> pulumi.Output[str] | None:
+    """The external credential `key` if this stack's settings use it (see EXTERNAL_SECRETS), else None."""
+    return external_secret(key) if f"{NAMESPACE}:{key}" in required_secret_keys(config) else None
+
+
 def external_secret(key: str) -> pulumi.Output[str]:
     """An external credential as a Pulumi secret; missing -> ConfigError with the command that sets it."""
     value = pulumi.Config(NAMESPACE).get_secret(key)

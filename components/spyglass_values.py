@@ -52,7 +52,7 @@ def is_credential_path(path: str) -> bool:
     """Whether a dotted values path (e.g. hub.services.templates.api_token) is one of `CREDENTIAL_VALUE_PATHS`."""
     parts = path.split(".")
     return any(
-        len(parts) == len(pattern.split(".")) and all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts, pattern.split(".")))
+        len(parts) == len(pattern.split(".")) and all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts, pattern.split("."), strict=True))
         for pattern in CREDENTIAL_VALUE_PATHS
     )
 

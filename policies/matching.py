@@ -179,7 +179,8 @@ def path_matches(path: Path, patterns: Sequence[str]) -> bool:
     keys = [str(p) for p in path]
     for pattern in patterns:
         parts = pattern.split(".")
-        if len(parts) <= len(keys) and all(fnmatch.fnmatchcase(k, p) for k, p in zip(keys, parts)):
+        # A prefix match: keys may be longer than the pattern, so zip stops at the pattern's end.
+        if len(parts) <= len(keys) and all(fnmatch.fnmatchcase(k, p) for k, p in zip(keys, parts)):  # noqa: B905
             return True
     return False
 

@@ -73,7 +73,7 @@ def test_kubernetes_secrets_hold_the_credentials_as_secret_string_data(run_compo
     result, _ = run_component(_build(_args()))
     by_name = {r.inputs["metadata"]["name"]: r for r in result.by_type(SECRET)}
     assert sorted(by_name) == ["notebook-templates", "spyglass-mysql"]
-    for name, resource in by_name.items():
+    for resource in by_name.values():
         assert resource.inputs["metadata"]["namespace"] == "spyglass"
         assert rpc.is_rpc_secret(resource.inputs["stringData"]), f"{resource.urn}: stringData must be secret"
         assert resource.inputs["metadata"]["labels"]["app.kubernetes.io/part-of"] == "labhub"

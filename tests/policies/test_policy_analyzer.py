@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 
 import grpc
-import pytest
 import yaml
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime import proto

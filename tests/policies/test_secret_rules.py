@@ -8,11 +8,9 @@ known-weak words ("tutorial") or generated at test time, never realistic.
 
 from __future__ import annotations
 
-import base64
 import secrets
 
 import pytest
-from pulumi_policy.proxy import UnknownValueError
 
 from policy_helpers import UNKNOWN, run_policy
 

@@ -49,14 +49,10 @@ class ChartSource(Section):
 
 class TlsConfig(Section):
     enabled: bool = Field(False, description="Serve the hub over HTTPS from the ingress.")
-    secret_name: DnsLabel | None = Field(None, description="TLS Secret the ingress uses (cert-manager fills it when clusterIssuer is set).")
+    secret_name: DnsLabel | None = Field(
+        None, description="TLS Secret the ingress uses (cert-manager fills it when clusterIssuer is set); default `<releaseName>-tls`."
+    )
     cluster_issuer: str | None = Field(None, description="cert-manager ClusterIssuer that obtains the certificate, e.g. letsencrypt-prod.")
-
-    @model_validator(mode="after")
-    def _secret_when_enabled(self) -> TlsConfig:
-        if self.enabled and not self.secret_name:
-            raise ValueError("tls.secretName is required when tls.enabled is true")
-        return self
 
 
 class AuthConfig(Section):

@@ -43,7 +43,7 @@ def hub_settings(config: SpyglassHubConfig, mysql_secret_name: str = "spyglass-m
     try:
         return SpyglassHubSettings(
             host=config.host,
-            tls_secret_name=config.tls.secret_name if config.tls.enabled else None,
+            tls_secret_name=(config.tls.secret_name or f"{config.release_name}-tls") if config.tls.enabled else None,
             cluster_issuer=config.tls.cluster_issuer if config.tls.enabled else None,
             ingress_class_name=config.ingress_class_name,
             auth=AuthSettings(

@@ -173,3 +173,8 @@ def test_dev_values_use_the_dummy_authenticator_and_ephemeral_databases(stack_ru
     assert "GitHubOAuthenticator" not in values["hub"]["config"]
     assert values["singleuser"]["initContainers"] == []
     assert "tls" not in values["ingress"]
+
+
+def test_tls_defaults_its_certificate_secret_to_the_release_name() -> None:
+    assert hub_settings(_config(tls={"enabled": True})).tls_secret_name == "spyglass-tls"  # pragma: allowlist secret
+    assert hub_settings(_config(tls={"enabled": False})).tls_secret_name is None

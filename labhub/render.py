@@ -108,7 +108,7 @@ def render_files(result: StackRun) -> dict[str, str]:
     for resource in result.resources:
         if resource.type in HELM_TYPES:
             files.update(_chart_files(resource, result.secret_values))
-        elif resource.type.startswith("kubernetes:") and resource.custom and not resource.type.startswith("pulumi:"):
+        elif resource.type.startswith("kubernetes:") and resource.custom:  # provider objects are "pulumi:providers:*"
             path, text = _manifest_file(resource, result.secret_values)
             if path in files:
                 raise UserError(f"two Kubernetes objects render to {path}: names must be unique per kind and namespace")

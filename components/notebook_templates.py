@@ -24,7 +24,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from components.config import NotebookTemplatesConfig
+from components.config import ConfigError, NotebookTemplatesConfig
 from components.labels import standard_labels
 from components.stack_secrets import TEMPLATES_API_TOKEN_KEY, TEMPLATES_SIGNING_KEY_KEY, StackSecrets
 
@@ -113,7 +113,10 @@ class NotebookTemplates(pulumi.ComponentResource):
         if args.secrets.templates_secret is None or args.secrets.templates_api_token is None:
             raise ValueError("NotebookTemplates needs StackSecrets generated with templates_enabled")
         child = pulumi.ResourceOptions(parent=self)
-        files = read_templates(args.project_dir / config.templates_dir)
+        try:
+            files = read_templates(args.project_dir / config.templates_dir)
+        except ValueError as error:  # the operator's folder: a config problem, reported as one line
+            raise ConfigError(f"labhub:notebookTemplates.templatesDir: {error}") from None
         labels = standard_labels(K8S_NAME, "notebook-templates")
         self.templates_url = f"{args.hub_url}/services/{SERVICE_NAME}"
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from components.config import NotebookTemplatesConfig
+from components.config import ConfigError, NotebookTemplatesConfig
 from components.notebook_templates import (
     SERVICE_SCOPES,
     NotebookTemplates,
@@ -157,3 +157,8 @@ def test_each_stack_exports_the_exact_sampledb_settings(each_stack: StackRun) ->
     assert each_stack.outputs["SAMPLEDB_JUPYTERHUB_URL"] == hub_url
     assert each_stack.outputs["SAMPLEDB_JUPYTERHUB_TEMPLATES_URL"] == f"{hub_url}/services/templates"
     assert not rpc.is_rpc_secret(each_stack.outputs["SAMPLEDB_JUPYTERHUB_TEMPLATES_URL"])
+
+
+def test_a_missing_templates_folder_stops_the_program_with_one_config_line(run_component, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^labhub:notebookTemplates.templatesDir: templates folder .*/nowhere does not exist$"):
+        _run(run_component, tmp_path, _config(templatesDir="nowhere"))

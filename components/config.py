@@ -63,6 +63,8 @@ class AuthConfig(Section):
     authorize_url: str | None = Field(None, description="generic-oauth only: the provider's authorize endpoint.")
     token_url: str | None = Field(None, description="generic-oauth only: the provider's token endpoint.")
     userdata_url: str | None = Field(None, description="generic-oauth only: the provider's userinfo endpoint.")
+    username_claim: str | None = Field(None, description="generic-oauth only: the userinfo claim holding the user name, e.g. preferred_username.")
+    scope: list[str] = Field(default_factory=list, description="OAuth scopes to request; the authenticator's default when empty.")
     allowed_users: list[str] = Field(default_factory=list, description="Users allowed to log in.")
     allowed_organizations: list[str] = Field(default_factory=list, description="github only: organisations (or org:team) allowed to log in.")
     admin_users: list[str] = Field(default_factory=list, description="Hub administrators.")
@@ -109,6 +111,15 @@ class MysqlSidecarConfig(Section):
     persistence: MysqlPersistenceConfig = Field(default_factory=MysqlPersistenceConfig, description="Database persistence.")
 
 
+class NetworkConfig(Section):
+    internet_egress: bool = Field(True, description="User pods may reach the internet (pip, nbgitpuller, GitHub); never other pods.")
+    non_private_cluster_cidrs: list[str] = Field(
+        default_factory=list,
+        description="Pod/Service CIDRs outside 10/8, 172.16/12 and 192.168/16 (e.g. 100.64.0.0/10 on some clouds): "
+        "kept unreachable from user pods even with internetEgress.",
+    )
+
+
 class CullConfig(Section):
     enabled: bool = Field(True, description="Stop servers that have been idle.")
     timeout: int = Field(3600, ge=60, description="Seconds of inactivity before a server is stopped.")
@@ -128,6 +139,7 @@ class SpyglassHubConfig(Section):
     singleuser: SingleUserConfig = Field(default_factory=SingleUserConfig, description="The users' notebook servers.")
     mysql: MysqlSidecarConfig = Field(default_factory=MysqlSidecarConfig, description="The per-user MySQL sidecar.")
     cull: CullConfig = Field(default_factory=CullConfig, description="Idle-server culling.")
+    network: NetworkConfig = Field(default_factory=NetworkConfig, description="What user pods may reach.")
 
     @property
     def url(self) -> str:

@@ -52,6 +52,8 @@ def hub_settings(config: SpyglassHubConfig, mysql_secret_name: str = "spyglass-m
                 authorize_url=auth.authorize_url,
                 token_url=auth.token_url,
                 userdata_url=auth.userdata_url,
+                username_claim=auth.username_claim,
+                scope=tuple(auth.scope),
                 allowed_users=tuple(auth.allowed_users),
                 allowed_organizations=tuple(auth.allowed_organizations),
                 admin_users=tuple(auth.admin_users),
@@ -65,6 +67,8 @@ def hub_settings(config: SpyglassHubConfig, mysql_secret_name: str = "spyglass-m
             memory_guarantee=single.memory_guarantee,
             cpu_limit=single.cpu_limit,
             cpu_guarantee=single.cpu_guarantee,
+            internet_egress=config.network.internet_egress,
+            non_private_cluster_cidrs=tuple(config.network.non_private_cluster_cidrs),
             cull=CullSettings(enabled=config.cull.enabled, timeout=config.cull.timeout, every=config.cull.every, max_age=config.cull.max_age),
             mysql=mysql_sidecar.MySQLSidecarSettings(
                 secret_name=mysql_secret_name,

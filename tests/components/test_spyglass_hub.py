@@ -119,8 +119,10 @@ def test_the_stack_config_maps_onto_the_values_builder() -> None:
         singleuser={"image": "quay.io/lab/image:1.0", "defaultUrl": "/git-pull?repo=x", "storage": {"capacity": "5Gi"}},
         mysql={"image": "mysql:8.0.40", "persistence": {"enabled": True}},
         cull={"timeout": 900, "every": 60, "maxAge": 86400},
+        network={"internetEgress": True, "nonPrivateClusterCidrs": ["100.64.0.0/10"]},
     )
     settings = hub_settings(config)
+    assert (settings.internet_egress, settings.non_private_cluster_cidrs) == (True, ("100.64.0.0/10",))
     assert settings.url == "https://hub.example.org" and settings.tls_secret_name == "hub-tls"  # pragma: allowlist secret
     assert (settings.auth.kind, settings.auth.client_id, settings.auth.allowed_organizations) == ("github", "abc", ("lab",))
     assert (settings.singleuser_image, settings.default_url, settings.storage_capacity) == ("quay.io/lab/image:1.0", "/git-pull?repo=x", "5Gi")
@@ -141,6 +143,7 @@ def test_the_stack_config_maps_onto_the_values_builder() -> None:
             "labhub:spyglassHub: ",
             id="persistence-without-home-volumes",
         ),
+        pytest.param({"network": {"nonPrivateClusterCidrs": ["fd00::/8"]}}, "labhub:spyglassHub: ", id="ipv6-cidr"),
     ],
 )
 def test_combinations_the_builder_refuses_fail_at_config_time(hub: dict[str, Any], expected: str) -> None:
@@ -178,3 +181,12 @@ def test_dev_values_use_the_dummy_authenticator_and_ephemeral_databases(stack_ru
 def test_tls_defaults_its_certificate_secret_to_the_release_name() -> None:
     assert hub_settings(_config(tls={"enabled": True})).tls_secret_name == "spyglass-tls"  # pragma: allowlist secret
     assert hub_settings(_config(tls={"enabled": False})).tls_secret_name is None
+
+
+def test_generic_oauth_passes_its_claim_and_scopes_through() -> None:
+    settings = hub_settings(
+        _config(auth={"type": "generic-oauth", "clientId": "hub", "authorizeUrl": "https://idp/auth", "tokenUrl": "https://idp/token",
+                      "userdataUrl": "https://idp/userinfo", "usernameClaim": "preferred_username", "scope": ["openid", "profile"],
+                      "allowedUsers": ["ann"]})  # fmt: skip
+    )
+    assert (settings.auth.username_claim, settings.auth.scope) == ("preferred_username", ("openid", "profile"))

@@ -197,6 +197,14 @@ def _deployment_spec(
         "hub.jupyter.org/network-access-proxy-http": "true",
     }
     probe = {"httpGet": {"path": HEALTH_PATH, "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3}
+    mounts: list[dict[str, Any]] = [{"name": "templates", "mountPath": TEMPLATES_MOUNT, "readOnly": True}]
+    volumes: list[dict[str, Any]] = [{"name": "templates", "configMap": {"name": config_map_name, "items": items}}]
+    run_as = RUN_AS
+    if config.homes_mount:
+        # filesystem mode: the users' homes, written as their owner so notebooks are theirs.
+        mounts.append({"name": "homes", "mountPath": config.homes_mount})
+        volumes.append({"name": "homes", "persistentVolumeClaim": {"claimName": config.homes_claim}})
+        run_as = config.files_uid
     return {
         "replicas": config.replicas,
         "selector": {"matchLabels": {"app.kubernetes.io/name": K8S_NAME}},
@@ -204,7 +212,7 @@ def _deployment_spec(
             "metadata": {"labels": pod_labels, "annotations": {"labhub.io/templates-sha256": digest}},
             "spec": {
                 "automountServiceAccountToken": False,
-                "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "seccompProfile": {"type": "RuntimeDefault"}},
+                "securityContext": {"runAsNonRoot": True, "runAsUser": run_as, "runAsGroup": run_as, "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [
                     {
                         "name": "server",
@@ -216,7 +224,7 @@ def _deployment_spec(
                         ],  # fmt: skip
                         "ports": [{"name": "http", "containerPort": PORT}],
                         "env": env,
-                        "volumeMounts": [{"name": "templates", "mountPath": TEMPLATES_MOUNT, "readOnly": True}],
+                        "volumeMounts": mounts,
                         "readinessProbe": probe,
                         "livenessProbe": {**probe, "failureThreshold": 6},
                         "resources": {
@@ -226,7 +234,7 @@ def _deployment_spec(
                         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
                     }
                 ],
-                "volumes": [{"name": "templates", "configMap": {"name": config_map_name, "items": items}}],
+                "volumes": volumes,
             },
         },
     }

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from components.config import ConfigError, NotebookTemplatesConfig
+from components.config import ConfigError, NotebookTemplatesConfig, parse_stack_config
 from components.notebook_templates import (
     SERVICE_SCOPES,
     NotebookTemplates,
@@ -162,3 +162,27 @@ def test_each_stack_exports_the_exact_sampledb_settings(each_stack: StackRun) ->
 def test_a_missing_templates_folder_stops_the_program_with_one_config_line(run_component, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^labhub:notebookTemplates.templatesDir: templates folder .*/nowhere does not exist$"):
         _run(run_component, tmp_path, _config(templatesDir="nowhere"))
+
+
+def test_filesystem_mode_mounts_the_homes_and_writes_as_their_owner(run_component, project: Path) -> None:
+    result, _ = _run(run_component, project, _config(storage="filesystem:/home/{username}", homesClaim="lab-homes", filesUid=1000))
+    pod = result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert {"name": "homes", "mountPath": "/home"} in container["volumeMounts"]
+    assert {"name": "homes", "persistentVolumeClaim": {"claimName": "lab-homes"}} in pod["volumes"]
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (1000, 1000)
+    assert container["args"][container["args"].index("--storage") + 1] == "filesystem:/home/{username}"
+
+
+@pytest.mark.parametrize(
+    ("storage", "claim", "message"),
+    [
+        pytest.param("filesystem:/home/{username}", None, "needs notebookTemplates.homesClaim", id="no-claim"),
+        pytest.param("filesystem:/{username}", "homes", "not at /", id="homes-at-root"),
+        pytest.param("filesystem:/home/shared", "homes", "String should match pattern", id="no-username"),
+        pytest.param("ftp", None, "String should match pattern", id="unknown-mode"),
+    ],
+)
+def test_a_storage_mode_that_cannot_work_is_refused_at_config_time(storage: str, claim: str | None, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_stack_config({"labhub:notebookTemplates": json.dumps({"storage": storage, "homesClaim": claim})})

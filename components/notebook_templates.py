@@ -16,6 +16,7 @@ and `SAMPLEDB_JUPYTERHUB_TEMPLATES_URL`.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ RUN_AS = 10001  # the Dockerfile's USER
 CONFIG_MAP_LIMIT = 1024 * 1024  # Kubernetes refuses ConfigMaps over 1 MiB
 # What the service may do through the hub API: find users' servers, start them, write into them.
 SERVICE_SCOPES = ("read:users", "servers", "access:servers")
+# What a user's OAuth token must carry for the server to accept it.
+USER_ACCESS_SCOPE = f"access:services!service={SERVICE_NAME}"
 # What docker/templates/Dockerfile copies into the image: the tag changes when any of it does.
 _IMAGE_SOURCES = ("docker/templates/Dockerfile", "pyproject.toml", "constraints.txt", "README.md")
 
@@ -167,7 +170,11 @@ class NotebookTemplates(pulumi.ComponentResource):
                 "display": True,
             }
         }
-        self.hub_role = {"notebook-templates": {"description": "create notebooks in users' servers", "services": [SERVICE_NAME], "scopes": list(SERVICE_SCOPES)}}
+        self.hub_role = {
+            "notebook-templates": {"description": "create notebooks in users' servers", "services": [SERVICE_NAME], "scopes": list(SERVICE_SCOPES)},
+            # Every user may log in to the service (JupyterHub's default user role is only "self").
+            "user": {"description": "default user permissions, plus the templating service", "scopes": ["self", USER_ACCESS_SCOPE]},
+        }
         self.register_outputs({"templatesUrl": self.templates_url, "image": self.image})
 
 
@@ -187,6 +194,7 @@ def _deployment_spec(
         {"name": "JUPYTERHUB_CLIENT_ID", "value": f"service-{SERVICE_NAME}"},
         {"name": "JUPYTERHUB_SERVICE_PREFIX", "value": prefix},
         {"name": "JUPYTERHUB_OAUTH_CALLBACK_URL", "value": f"{prefix}oauth_callback"},
+        {"name": "JUPYTERHUB_OAUTH_ACCESS_SCOPES", "value": json.dumps([USER_ACCESS_SCOPE])},
         {"name": "JUPYTERHUB_API_TOKEN", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": TEMPLATES_API_TOKEN_KEY}}},
         {"name": "LABHUB_TEMPLATES_SECRET_KEY", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": TEMPLATES_SIGNING_KEY_KEY}}},
     ]

@@ -119,6 +119,7 @@ def test_the_container_gets_credentials_only_by_secret_reference(run_component, 
     for name in ("JUPYTERHUB_API_TOKEN", "LABHUB_TEMPLATES_SECRET_KEY"):
         assert by_name[name]["valueFrom"]["secretKeyRef"]["name"] == "notebook-templates" and "value" not in by_name[name]
     assert by_name["JUPYTERHUB_SERVICE_PREFIX"]["value"] == "/services/templates/"
+    assert json.loads(by_name["JUPYTERHUB_OAUTH_ACCESS_SCOPES"]["value"]) == ["access:services!service=templates"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["resources"]["limits"] == {"memory": "256Mi", "cpu": "500m"}
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
@@ -133,6 +134,7 @@ def test_the_hub_learns_the_service_with_a_secret_token_and_narrow_scopes(run_co
     assert service["oauth_redirect_uri"] == "https://hub.example.org/services/templates/oauth_callback"
     assert is_secret_output(service["api_token"])
     assert templates.hub_role["notebook-templates"]["scopes"] == list(SERVICE_SCOPES)
+    assert templates.hub_role["user"]["scopes"] == ["self", "access:services!service=templates"], "users may log in to it"
     assert "admin:users" not in SERVICE_SCOPES and "admin:servers" not in SERVICE_SCOPES
 
 

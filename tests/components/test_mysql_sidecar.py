@@ -19,6 +19,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from kubespawner_expansion import expand
+
 from components import mysql_sidecar as sc
 from components.mysql_sidecar import (
     MySQLSidecarSettings,
@@ -33,28 +35,11 @@ from components.mysql_sidecar import (
 MiB, GiB = 2**20, 2**30
 # Generated per run: a fixture must never look like a real credential someone could reuse.
 PASSWORD = secrets.token_urlsafe(18).replace("-", "x").replace("_", "y")
-# What KubeSpawner 7 passes to str.format for a user "test@lab" with the default server.
-KUBESPAWNER_NS = {
-    "userid": 7, "username": "test-40lab", "unescaped_username": "test@lab", "legacy_escape_username": "test-40lab",
-    "escaped_username": "test-40lab", "servername": "", "unescaped_servername": "", "escaped_servername": "",
-    "user_server": "test-40lab", "escaped_user_server": "test-40lab", "pod_name": "jupyter-test-40lab",
-    "pvc_name": "claim-test-40lab", "namespace": "spyglass",
-}
 
 
 def _settings(**overrides: Any) -> MySQLSidecarSettings:
     return MySQLSidecarSettings(**{"secret_name": "spyglass-mysql", "config_map_name": "spyglass-mysql-config", **overrides})
 
-
-def expand(value: Any) -> Any:
-    """KubeSpawner's `_expand_all`: str.format on every string value (dict keys untouched)."""
-    if isinstance(value, str):
-        return value.format(**KUBESPAWNER_NS)
-    if isinstance(value, list):
-        return [expand(v) for v in value]
-    if isinstance(value, dict):
-        return {k: expand(v) for k, v in value.items()}
-    return value
 
 
 def validate_container(container: dict[str, Any], volumes: list[dict[str, Any]]) -> None:

@@ -18,18 +18,14 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from kubespawner_expansion import expand
+
 from components import spyglass_values as sv
 from components.mysql_sidecar import MySQLSidecarSettings
 from components.spyglass_values import AuthSettings, CullSettings, SpyglassHubSettings, nbgitpuller_url, spyglass_hub_values
 from labhub import z2jh_schema
 from labhub.z2jh_schema import validate_z2jh_values
 
-KUBESPAWNER_NS = {
-    "userid": 7, "username": "test-40lab", "unescaped_username": "test@lab", "legacy_escape_username": "test-40lab",
-    "escaped_username": "test-40lab", "servername": "", "unescaped_servername": "", "escaped_servername": "",
-    "user_server": "test-40lab", "escaped_user_server": "test-40lab", "pod_name": "jupyter-test-40lab",
-    "pvc_name": "claim-test-40lab", "namespace": "spyglass",
-}
 SPYGLASS_DEMO = nbgitpuller_url(
     "https://github.com/LorenFrankLab/spyglass-demo", branch="main", urlpath="lab/tree/spyglass-demo/notebooks/00_HubQuickStart.ipynb"
 )
@@ -81,15 +77,6 @@ def _templates_service() -> dict[str, Any]:
         "load_roles": {"templates": {"scopes": ["access:servers", "read:users:name"], "services": ["templates"]}},
     }
 
-
-def expand(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.format(**KUBESPAWNER_NS)
-    if isinstance(value, list):
-        return [expand(v) for v in value]
-    if isinstance(value, dict):
-        return {k: expand(v) for k, v in value.items()}
-    return value
 
 
 def paths_of(value: Any, predicate: Any, prefix: str = "") -> list[str]:

@@ -3,28 +3,32 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test render bench clean
+.PHONY: setup test-deps test render bench clean
 
-# A fresh virtualenv with the pinned dependencies, plus the system packages the tests drive
-# (Chromium for the browser test), installed only when missing.
+# A fresh virtualenv with the pinned dependencies. Enough for `make render`: no root, no apt.
 setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
-	scripts/install-system-deps
 	touch $@
 
-test: setup
+# What only the tests drive: the system packages (Chromium, MariaDB, PostgreSQL, npm;
+# installed with apt-get only when missing) and the real JupyterHub with its proxy.
+test-deps: setup
+	scripts/install-system-deps
+	PYTHON=$(PYTHON) scripts/install-test-hub
+
+test: test-deps
 	$(BIN)/pytest
 
 # The main job offline: what the dev stack would deploy, under ./out/dev.
 render: setup
 	$(BIN)/labhub render --stack dev --out out/dev
 
-bench: setup
+bench: test-deps
 	$(BIN)/python bench/render/run.py
 	$(BIN)/python bench/templates/run.py
 
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) .hub-venv tests/hub_env/node_modules out

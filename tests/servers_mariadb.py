@@ -1,4 +1,4 @@
-"""Throwaway MariaDB servers for integration tests.
+"""Throwaway MariaDB servers for integration tests (fixtures registered in tests/conftest.py).
 
 Each server is private to the test session: its own data directory, Unix
 socket and log under a pytest tmp dir, a free TCP port on 127.0.0.1, and it
@@ -116,10 +116,10 @@ class MariaDBFactory:
 def mariadb_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBFactory]:
     """Starts throwaway MariaDB servers; one `mariadb-install-db` per session, copied per server; all stopped at the end.
 
-    Skips when the MariaDB server binaries are not installed.
+    Skips when the MariaDB server binaries are not installed (a failure under CI: see tests/conftest.py).
     """
     if not (MARIADBD and INSTALL_DB):
-        pytest.skip("MariaDB server binaries (mariadbd, mariadb-install-db) are not installed")
+        pytest.skip("MariaDB server binaries (mariadbd, mariadb-install-db) are not installed: run scripts/install-system-deps")
     base = tmp_path_factory.mktemp("mariadb")
     template = base / "template"
     subprocess.run(

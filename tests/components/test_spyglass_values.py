@@ -10,6 +10,8 @@ user pods take ingress only from the hub and proxy; images are pinned.
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 import shutil
 from pathlib import Path
@@ -120,15 +122,12 @@ def test_schema_validator_checks_unknown_values_as_strings() -> None:
     assert validate_z2jh_values(_values(proxy_token=object())) == []
 
 
-def test_schema_location_follows_labhub_shared_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "schemas").mkdir()
-    shutil.copy(z2jh_schema.schema_path(), tmp_path / "schemas" / z2jh_schema.SCHEMA_FILE)
-    monkeypatch.setenv("LABHUB_SHARED_DIR", str(tmp_path))
-    assert z2jh_schema.schema_path() == tmp_path / "schemas" / z2jh_schema.SCHEMA_FILE
-    assert validate_z2jh_values(_values()) == []
-    monkeypatch.setenv("LABHUB_SHARED_DIR", str(tmp_path / "missing"))
-    with pytest.raises(FileNotFoundError):
-        validate_z2jh_values(_values())
+def test_the_schema_is_the_chart_file_kept_in_the_package() -> None:
+    """The repository carries z2jh 4.4.0's own schema, byte for byte (NOTICE.md records its hash and licence)."""
+    path = z2jh_schema.schema_path()
+    assert path.parent == Path(z2jh_schema.__file__).resolve().parent / "schemas"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == "1d9d48ee343efda1140edfc3de4d8ec4113ae9173bf9e44b83f19c2ca335a0dc"
+    assert "BSD 3-Clause License" in (path.parent / "NOTICE.md").read_text()
 
 
 def test_assert_valid_raises_listing_the_errors() -> None:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from components import mysql_sidecar as sidecar
-from components.credential_paths import CHART_CREDENTIAL_PATHS
 from components.fields import split_image
 from components.models.spyglass_hub import AuthConfig, SpyglassHubConfig
 from components.quantities import parse_cpu_quantity

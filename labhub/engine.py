@@ -132,7 +132,7 @@ class StackFileLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Mark] = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 first = seen[key]
                 raise yaml.constructor.ConstructorError(
@@ -243,6 +243,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: LabhubMocks) -> None:
         super().__init__(mocks)
+        self.labhub_mocks = mocks
         self.recorded: list[RecordedResource] = []
         self._stack_urn = ""
 
@@ -263,7 +264,8 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             resource_id=request.importId,
             custom=request.custom or False,
         )
-        id_, state = self.mocks.resource_outputs(args, list(request.additionalSecretOutputs))
+        id_, state = self.labhub_mocks.resource_outputs(args, list(request.additionalSecretOutputs))
+        id_ = id_ or ""
         obj_proto = pulumi_mocks._sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_, state)
         self.recorded.append(
@@ -297,7 +299,7 @@ def _stack_outputs() -> dict[str, Any]:
         return rpc.wrap_rpc_secret(plain) if await output.is_secret() else plain
 
     root = get_root_resource()
-    return {key: _sync_await(resolve(value)) for key, value in (root.outputs if root else {}).items()}
+    return {key: _sync_await(resolve(value)) for key, value in (getattr(root, "outputs", None) or {}).items()}
 
 
 def is_secret_output(output: pulumi.Output[Any]) -> bool:

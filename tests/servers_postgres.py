@@ -30,7 +30,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from servers_mariadb import free_port
 
 START_TIMEOUT = 30.0

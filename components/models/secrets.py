@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime
+from typing import Annotated
 
 from pydantic import BeforeValidator, Field, field_validator
-from typing import Annotated
 
 from components.models.section import Section
 

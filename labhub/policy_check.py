@@ -17,6 +17,12 @@ registered resource through the pack's own analyzer servicer, the object
 * `AnalyzeStack` once with every resource plus the root Stack and its outputs
   (under mocks outputs equal inputs).
 
+Then the checks only the mock engine can make (`labhub.secretness`: the stack
+file holds credentials only as ciphertext; credential paths of chart values,
+Secret data and credential-bearing stack outputs are Pulumi secrets), always
+mandatory, reported in the same format. This is the one gate a pull request
+needs without cloud credentials.
+
 Violations print the way `pulumi preview` prints them, then a summary line;
 the exit code is 1 if any mandatory violation was reported, else 0.
 """
@@ -70,9 +76,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from labhub.engine import run_stack  # the engine imports the program's dependencies: only when running
 
+    from labhub import secretness
+    from labhub.stackfile_check import plaintext_credentials
+
     config = load_policy_config(args.policy_config)
     stack_run = run_stack(args.stack, args.program)
+    stack_file = plaintext_credentials(Path(args.program) / f"Pulumi.{args.stack}.yaml")
     violations = replay(stack_run.resources, stack_run.outputs, stack_run.stack, stack_run.project, config)
+    violations += [Violation(f.check, "mandatory", f.resource_type, f.resource_name, f.urn,
+                             f"{secretness.CHECKS[f.check]}\n{f.message}")
+                   for f in secretness.check(stack_run, stack_file)]
     print(report(violations, len(stack_run.resources), stack_run.stack))
     return 1 if any(v.level == "mandatory" for v in violations) else 0
 
@@ -194,7 +207,10 @@ def report(violations: list[Violation], resource_count: int, stack: str) -> str:
         lines.append(f"          urn: {v.urn}")
     mandatory = sum(v.level == "mandatory" for v in violations)
     lines.append("")
+    from labhub.secretness import CHECKS
+
     lines.append(f"policy-check: stack {stack}: {len(violations)} violation(s) ({mandatory} mandatory, "
-                 f"{len(violations) - mandatory} advisory) in {resource_count} resources, {len(POLICIES)} policies")
+                 f"{len(violations) - mandatory} advisory) in {resource_count} resources, {len(POLICIES)} policies "
+                 f"and {len(CHECKS)} offline checks")
     return "\n".join(lines)
 

@@ -165,8 +165,9 @@ def no_credential_docker_build_args_validator(args: ResourceValidationArgs, repo
     names = name_matcher(settings(args, DOCKER_SCHEMA))
     build_args = get(args.props, *path)
     found = []
-    for name, value in (children(build_args) if is_mapping(build_args) else []):
-        text = text_of(value) or ""
+    known = dict(children(build_args))
+    for name in (list(build_args) if is_mapping(build_args) else []):  # a name is known even when its value is not
+        text = text_of(known.get(name)) or ""
         named = [f"{name} names a credential"] if names.is_credential(str(name)) else []
         found.append((path + (name,), f"build argument {name}", named + value_findings(None, text, names)))
     _emit(report_violation, found,

@@ -39,53 +39,42 @@ settings or verification, so nothing here touches global state or the network.
 from __future__ import annotations
 
 import functools
+import importlib
 import re
-
-from detect_secrets.plugins.aws import AWSKeyDetector
-from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
-from detect_secrets.plugins.base import BasePlugin
-from detect_secrets.plugins.cloudant import CloudantDetector
-from detect_secrets.plugins.discord import DiscordBotTokenDetector
-from detect_secrets.plugins.github_token import GitHubTokenDetector
-from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
-from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString, HexHighEntropyString
-from detect_secrets.plugins.ibm_cloud_iam import IbmCloudIamDetector
-from detect_secrets.plugins.ibm_cos_hmac import IbmCosHmacDetector
-from detect_secrets.plugins.jwt import JwtTokenDetector
-from detect_secrets.plugins.mailchimp import MailchimpDetector
-from detect_secrets.plugins.npm import NpmDetector
-from detect_secrets.plugins.openai import OpenAIDetector
-from detect_secrets.plugins.private_key import PrivateKeyDetector
-from detect_secrets.plugins.pypi_token import PypiTokenDetector
-from detect_secrets.plugins.sendgrid import SendGridDetector
-from detect_secrets.plugins.slack import SlackDetector
-from detect_secrets.plugins.softlayer import SoftlayerDetector
-from detect_secrets.plugins.square_oauth import SquareOAuthDetector
-from detect_secrets.plugins.stripe import StripeDetector
-from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
-from detect_secrets.plugins.twilio import TwilioKeyDetector
+from typing import Any
 
 from policies.matching import is_reference
 
-SHAPE_PLUGINS: tuple[type[BasePlugin], ...] = (
-    PrivateKeyDetector, AWSKeyDetector, JwtTokenDetector, GitHubTokenDetector, GitLabTokenDetector, SlackDetector,
-    StripeDetector, TwilioKeyDetector, SendGridDetector, NpmDetector, PypiTokenDetector, OpenAIDetector,
-    DiscordBotTokenDetector, MailchimpDetector, SquareOAuthDetector, TelegramBotTokenDetector, AzureStorageKeyDetector,
-    CloudantDetector, IbmCloudIamDetector, IbmCosHmacDetector, SoftlayerDetector,
+# (module under detect_secrets.plugins, class); imported on first use, since detect-secrets (with
+# requests) costs ~0.15 s to import and `labhub render` only needs the name rules.
+SHAPE_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("private_key", "PrivateKeyDetector"), ("aws", "AWSKeyDetector"), ("jwt", "JwtTokenDetector"),
+    ("github_token", "GitHubTokenDetector"), ("gitlab_token", "GitLabTokenDetector"), ("slack", "SlackDetector"),
+    ("stripe", "StripeDetector"), ("twilio", "TwilioKeyDetector"), ("sendgrid", "SendGridDetector"),
+    ("npm", "NpmDetector"), ("pypi_token", "PypiTokenDetector"), ("openai", "OpenAIDetector"),
+    ("discord", "DiscordBotTokenDetector"), ("mailchimp", "MailchimpDetector"), ("square_oauth", "SquareOAuthDetector"),
+    ("telegram_token", "TelegramBotTokenDetector"), ("azure_storage_key", "AzureStorageKeyDetector"),
+    ("cloudant", "CloudantDetector"), ("ibm_cloud_iam", "IbmCloudIamDetector"), ("ibm_cos_hmac", "IbmCosHmacDetector"),
+    ("softlayer", "SoftlayerDetector"),
 )
 # A single token of base64/hex characters, long enough for entropy to mean something.
 _TOKEN_RE = re.compile(r"[A-Za-z0-9+/=_\-]{16,}")
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
 
 
-@functools.cache
-def _plugins() -> tuple[BasePlugin, ...]:
-    return tuple(plugin() for plugin in SHAPE_PLUGINS)
+def _plugin(module: str, name: str) -> Any:
+    return getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), name)()
 
 
 @functools.cache
-def _entropy() -> tuple[Base64HighEntropyString, HexHighEntropyString]:
-    return Base64HighEntropyString(), HexHighEntropyString()
+def _plugins() -> tuple[Any, ...]:
+    return tuple(_plugin(module, name) for module, name in SHAPE_PLUGINS)
+
+
+@functools.cache
+def _entropy() -> tuple[Any, Any]:
+    return (_plugin("high_entropy_strings", "Base64HighEntropyString"),
+            _plugin("high_entropy_strings", "HexHighEntropyString"))
 
 
 def credential_shapes(text: str) -> list[str]:

@@ -45,8 +45,9 @@ class PlaintextCredential:
     value: str
 
     def message(self) -> str:
-        return (f"{self.file}: {self.key} holds a credential in plaintext ({'; '.join(self.findings)}); set it with "
-                f"`pulumi config set --secret` so the file stores only ciphertext (`secure:`)")
+        return (f"{self.key}: {self.file} holds a credential in plaintext ({'; '.join(self.findings)}). The file is "
+                f"committed and the CLI deploys the value as written. Fix: set it with `pulumi config set --secret` "
+                f"so the file stores only ciphertext (`secure:`).")
 
 
 def _is_secure(value: Any) -> bool:
@@ -96,8 +97,3 @@ def plaintext_credentials(path: Path) -> list[PlaintextCredential]:
         if findings:
             found.append(PlaintextCredential(Path(path).name, format_path(key_path), tuple(findings), text))
     return found
-
-
-def find_plaintext_credentials(path: Path) -> list[str]:
-    """One line per plaintext credential in a stack file: `file: config path holds ...; how to fix`."""
-    return [finding.message() for finding in plaintext_credentials(path)]

@@ -27,7 +27,8 @@ from policies.secret_rules import ENFORCEMENT_LEVEL, POLICIES
 PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
 EXPECTED_NAMES = [
     "no-plaintext-credential-env", "no-plaintext-credential-in-chart-values", "no-credentials-in-configmaps",
-    "no-credentials-in-urls", "no-credentials-on-command-line", "no-credential-docker-build-args",
+    "no-credentials-in-metadata", "no-credentials-in-properties", "no-credentials-on-command-line",
+    "no-credential-docker-build-args",
     "no-weak-credentials", "generated-passwords-long-enough", "secret-random-values-long-enough",
 ]
 

@@ -143,3 +143,14 @@ def test_main_boots_the_pack_and_answers_over_grpc():
         process.wait(timeout=10)
         process.stdout.close()
         process.stderr.close()
+
+
+def test_pack_requirements_pin_what_the_repo_pins():
+    """The CLI installs policies/requirements.txt into the pack's own venv: the same versions as constraints.txt."""
+    def pins(path: Path) -> dict[str, str]:
+        lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+        return {re.sub(r"[-_.]+", "-", n).lower(): v for n, _, v in (line.partition("==") for line in lines if line)}
+
+    pack, repo = pins(PACK_DIR / "requirements.txt"), pins(PACK_DIR.parent / "constraints.txt")
+    assert set(pack) >= {"pulumi", "pulumi-policy", "detect-secrets", "pyyaml"}  # what policies/ imports
+    assert {name: repo.get(name) for name in pack} == pack

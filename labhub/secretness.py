@@ -10,6 +10,9 @@ with their secret markers, and knows every value it handed out as a secret
   values (`components.credential_paths`) is a Pulumi secret;
 * `secret-data-is-secret`: every value in a Secret's `data`/`stringData` is a
   Pulumi secret, and none is a credential literal typed into the program;
+* `provider-inputs-keep-credentials-secret`: a credential given to a
+  resource that is not a Kubernetes object (a docker registry password, a
+  command's environment, a chart repository password) is a Pulumi secret;
 * `stack-outputs-keep-credentials-secret`: a stack output that holds a
   credential (by name, by content, or because it carries a generated secret,
   e.g. after `Output.unsecret`) is a Pulumi secret;
@@ -20,9 +23,10 @@ A plain value there is a mandatory violation however long and random it looks.
 
 How secretness is read: the SDK marks a whole object secret when one leaf is
 (`values`, `stringData`), so a leaf counts as a secret when it is marked
-itself, or when it sits in a marked object *and* carries a value the run
-produced as a secret. A literal that merely shares an object with a secret is
-still a literal in the program's source.
+(itself or by its object) *and* carries a value the run produced as a secret
+(a pulumi_random output, `secure:` config). A literal that shares an object
+with a secret, or is wrapped in `Output.secret("...")`, is still a literal in
+the program's source.
 """
 
 from __future__ import annotations
@@ -38,9 +42,10 @@ from pulumi.runtime import rpc
 from components.credential_paths import CHART_CREDENTIAL_PATHS
 from labhub.engine import RecordedResource, StackRun
 from labhub.stackfile_check import PlaintextCredential
+from policies.detectors import is_high_entropy
 from policies.free_text import value_findings
 from policies.matching import DEFAULT_NAMES, Path, format_path, path_matches
-from policies.resource_types import CHART_TYPES, SECRET_TYPES, STACK_TYPE
+from policies.resource_types import CHART_TYPES, DOCKER_BUILD_ARGS, SECRET_TYPES, STACK_TYPE
 
 MIN_TRACKED_SECRET = 8  # shorter generated values would match unrelated text by chance
 CHECKS: dict[str, str] = {
@@ -48,6 +53,8 @@ CHECKS: dict[str, str] = {
     "credential-paths-hold-secrets": "Values at credential paths of chart values must be Pulumi secrets.",
     "secret-data-is-secret": "Every value in a Secret's data must be a Pulumi secret, never a literal.",
     "stack-outputs-keep-credentials-secret": "Stack outputs that hold a credential must be Pulumi secrets.",
+    "provider-inputs-keep-credentials-secret": "Credentials given to providers (registries, commands, chart "
+                                               "repositories) must be Pulumi secrets.",
 }
 
 
@@ -97,7 +104,8 @@ class _Secrets:
         return any(secret in text for secret in self._values for text in texts)
 
     def is_secret(self, value: Any, itself: bool, inside: bool) -> bool:
-        return itself or (inside and self.carried_by(value))
+        """Marked secret and carrying a secret the run produced: `Output.secret("literal")` is still a literal."""
+        return (itself or inside) and self.carried_by(value)
 
 
 def _text(value: Any) -> str | None:
@@ -143,12 +151,37 @@ def secret_data_findings(run: StackRun, secrets: _Secrets) -> Iterator[Finding]:
                     why = "is not a Pulumi secret, so the program and its state hold it in clear"
                 else:
                     decoded = _decoded(text) if field == "data" else text
-                    if not value_findings(_name(path), decoded, DEFAULT_NAMES):
+                    if not (value_findings(_name(path), decoded, DEFAULT_NAMES) or is_high_entropy(decoded)):
                         continue  # a plain setting (a user name) beside a secret
-                    why = "is a credential literal typed into the program (the object is secret, the source is not)"
+                    why = ("is a credential literal typed into the program (marked secret, or beside a secret, "
+                           "but written in the source)")
                 yield Finding("secret-data-is-secret", r.type, r.name, r.urn,
                               f"{format_path(path)}: Secret data {why}. Fix: fill it from a pulumi_random output or "
                               f"`config.require_secret`, or wrap a value from elsewhere in `pulumi.Output.secret`.")
+
+
+def provider_input_findings(run: StackRun, secrets: _Secrets) -> Iterator[Finding]:
+    """Inputs of resources that are not Kubernetes objects (docker registries, commands, providers, chart options).
+
+    Their credentials belong there, as inputs the provider keeps; the Pulumi state is the only
+    copy, and it holds them encrypted only if they are Pulumi secrets.
+    """
+    for r in run.resources:
+        chart = r.type in CHART_TYPES
+        if not chart and (not r.custom or r.type.startswith(("kubernetes:", "random:"))):
+            continue
+        judged_elsewhere = {("values",)} if chart else {DOCKER_BUILD_ARGS.get(r.type, ("",))}
+        for path, value, itself, inside in _leaves(r.inputs):
+            text = _text(value)
+            if not text or any(path[: len(p)] == p for p in judged_elsewhere) or secrets.is_secret(
+                    value, itself, inside):
+                continue
+            found = value_findings(_name(path), text, DEFAULT_NAMES)
+            if found:
+                yield Finding("provider-inputs-keep-credentials-secret", r.type, r.name, r.urn,
+                              f"{format_path(path)}: input holds a credential that is not a Pulumi secret "
+                              f"({'; '.join(found)}), so the Pulumi state stores it in clear. Fix: pass it from "
+                              f"`config.require_secret` or a pulumi_random output, never a literal.")
 
 
 def _decoded(text: str) -> str:
@@ -186,4 +219,5 @@ def check(run: StackRun, stack_file: list[PlaintextCredential]) -> list[Finding]
     secrets = _Secrets(run)
     stack_urn = f"urn:pulumi:{run.stack}::{run.project}::{STACK_TYPE}::{run.project}-{run.stack}"
     return [*stack_file_findings(run, stack_file, stack_urn), *chart_findings(run),
-            *secret_data_findings(run, secrets), *output_findings(run, secrets, stack_urn)]
+            *secret_data_findings(run, secrets), *provider_input_findings(run, secrets),
+            *output_findings(run, secrets, stack_urn)]

@@ -125,14 +125,19 @@ def no_credentials_in_metadata_validator(args: ResourceValidationArgs, report_vi
 
 
 def no_credentials_in_properties_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Kubernetes objects only: a credential in any field is stored in clear by the API server, secret or not.
+
+    Other resources' inputs (a docker registry password, a provider's kubeconfig) are where a
+    credential belongs, kept only in the Pulumi state: whether they are secrets is what matters,
+    which only `labhub policy-check` can see (`provider-inputs-keep-credentials-secret`).
+    """
     config = settings(args, PROPERTIES_SCHEMA)
-    if type_matches(args.resource_type, config["ignoredResourceTypes"]):
+    if (not args.resource_type.startswith("kubernetes:") or is_chart(args.resource_type)
+            or type_matches(args.resource_type, config["ignoredResourceTypes"])):
         return
     names = name_matcher(config)
     owned = owned_paths(args.resource_type, args.props)
-    owned |= {("values",)} if is_chart(args.resource_type) else set()
     owned |= {("data",), ("binaryData",)} if args.resource_type in CONFIGMAP_TYPES else set()
-    owned |= {DOCKER_BUILD_ARGS[args.resource_type]} if args.resource_type in DOCKER_BUILD_ARGS else set()
     found = []
     for path, value in walk(args.props):
         text = text_of(value)

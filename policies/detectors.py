@@ -18,11 +18,11 @@ Which plugins, and why:
   (`CloudantDetector`, `IbmCloudIamDetector`, `IbmCosHmacDetector`,
   `SoftlayerDetector`), which need the vendor's name next to the value.
 * Used for their entropy measure only: `Base64HighEntropyString` and
-  `HexHighEntropyString` with their default limits (4.5 and 3.0 bits per
-  character). On every line they would flag image digests, checksums and
-  commit hashes, which manifests are full of; the pack asks them only about a
-  value under a name that mentions a credential (`PASSWORD_SALT`,
-  `TOKEN_SIGNATURE`), where randomness is what gives a secret away.
+  `HexHighEntropyString` (with a length-aware limit, see `is_high_entropy`).
+  On every line they would flag image digests, checksums and commit hashes,
+  which manifests are full of; the pack asks them only about a value under a
+  name that mentions a credential (`PASSWORD_SALT`, `TOKEN_SIGNATURE`) and
+  about Secret data, where randomness is what gives a secret away.
 * Not used: `KeywordDetector`, whose keyword match is a prefix (`password\\w*`,
   `secret\\w*`), so `PASSWORD_HASHER=argon2` and `SECRETS_BACKEND=vault` are
   findings; names are judged by `policies.matching.NameMatcher` on parsed
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import math
 import re
 from typing import Any
 
@@ -60,6 +61,7 @@ SHAPE_PLUGINS: tuple[tuple[str, str], ...] = (
 # A single token of base64/hex characters, long enough for entropy to mean something.
 _TOKEN_RE = re.compile(r"[A-Za-z0-9+/=_\-]{16,}")
 _HEX_RE = re.compile(r"[0-9a-fA-F]+")
+_SLUG_RE = re.compile(r"[a-z0-9]+([-_][a-z0-9]+)+")
 
 
 def _plugin(module: str, name: str) -> Any:
@@ -90,10 +92,20 @@ def credential_shapes(text: str) -> list[str]:
 
 
 def is_high_entropy(value: str) -> bool:
-    """A single random-looking token: above detect-secrets' base64 (or, for hex, hex) entropy limit."""
+    """A single random-looking token, by detect-secrets' Shannon entropy of its alphabet (hex or base64).
+
+    The plugins' fixed limits (4.5 and 3.0 bits) are tuned for long strings: a random 32-character
+    token falls below 4.5 about a third of the time. The limit here is what a random string of that
+    length reaches, scaled down a little (0.8 base64, 0.75 hex); the token must mix at least two of
+    lower case, upper case and digits, and lower-case slugs (`spyglass-cookie-secret-v2`) stay words.
+    """
     text = value.strip()
-    if not _TOKEN_RE.fullmatch(text):
+    if not _TOKEN_RE.fullmatch(text) or _SLUG_RE.fullmatch(text):
+        return False
+    classes = sum(bool(re.search(p, text)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
+    if classes < 2:
         return False
     base64, hexadecimal = _entropy()
-    plugin = hexadecimal if _HEX_RE.fullmatch(text) else base64
-    return plugin.calculate_shannon_entropy(text) > plugin.entropy_limit
+    hex_only = bool(_HEX_RE.fullmatch(text))
+    plugin, alphabet, factor = (hexadecimal, 16, 0.75) if hex_only else (base64, 64, 0.8)
+    return bool(plugin.calculate_shannon_entropy(text) >= factor * math.log2(min(len(text), alphabet)))

@@ -91,12 +91,11 @@ URL_VIOLATIONS = [
     pytest.param("no-credentials-in-properties", "kubernetes:networking.k8s.io/v1:Ingress",
                  {"spec": {"rules": [{"host": f"https://u:{WEAK}@h.example.org"}]}}, ["spec.rules[0].host"],
                  id="any-resource-type"),
-    pytest.param("no-credentials-in-properties", "command:local:Command",
-                 {"create": f"psql postgresql://app:{WEAK}@db/app -c 'select 1'", "environment": {"PGPASSWORD": WEAK}},
-                 ["create", "environment.PGPASSWORD"], id="any-property-and-credential-names"),
-    pytest.param("no-credentials-in-properties", "kubernetes:helm.sh/v4:Chart",
-                 {"repositoryOpts": {"repo": "https://charts.example.org", "password": WEAK}, "values": {}},
-                 ["repositoryOpts.password"], id="chart-properties-outside-values"),
+    pytest.param("no-credentials-in-properties", "kubernetes:batch/v1:Job",
+                 {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x", "workingDir": "/w",
+                                                                 "stdin": True}]}}},
+                  "metadata": {"name": "j"}, "kind": "Job", "apiVersion": "batch/v1", "status": {"password": WEAK}},
+                 ["status.password"], id="credential-name-in-any-field"),
 ]
 
 
@@ -113,6 +112,9 @@ PROPERTIES_CLEAN = [
     pytest.param("kubernetes:core/v1:Secret", {"stringData": {"url": f"postgresql://hub:{WEAK}@postgres/hub"}},
                  id="secret-is-the-right-place"),
     pytest.param(CONFIGMAP, {"data": {"DB": UNKNOWN}}, id="unknown-at-preview"),
+    pytest.param("docker:index/image:Image", {"registry": {"server": "ghcr.io", "password": WEAK}},
+                 id="provider-inputs-are-judged-by-secretness-offline"),
+    pytest.param("kubernetes:helm.sh/v4:Chart", {"repositoryOpts": {"password": WEAK}}, id="chart-options-likewise"),
     pytest.param(DEPLOYMENT, args_deployment(["--token-ttl=3600"]) | {"metadata": {"labels": {
         "app.kubernetes.io/component": "credentials"}}}, id="labels-naming-credentials"),
 ]

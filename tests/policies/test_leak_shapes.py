@@ -96,6 +96,13 @@ BLOCKED = [
                  'pulumi.Output.unsecret(generated.result)}}}})', "",
                  ("credential-paths-hold-secrets", "hub", "values.hub.config.JupyterHub.cookie_secret"),
                  id="chart-unsecret-generated"),
+    pytest.param(f'chart("hub", {{"hub": {{"services": {{"x": {{"api_token": pulumi.Output.secret("{PW}")}}}}}}}})', "",
+                 ("credential-paths-hold-secrets", "hub", "values.hub.services.x.api_token"),
+                 id="chart-literal-wrapped-in-output-secret"),
+    pytest.param(f'import pulumi_docker as docker\ndocker.Image("img", image_name="ghcr.io/lab/app:1", skip_push=True, '
+                 f'build={{"context": "."}}, registry={{"server": "ghcr.io", "username": "lab", "password": "{PW}"}})',
+                 "", ("provider-inputs-keep-credentials-secret", "img", "registry.password"),
+                 id="docker-registry-password-literal"),
     # 3. hub.extraConfig code
     pytest.param(f'chart("hub", {{"hub": {{"extraConfig": {{"auth": "c.DummyAuthenticator.password = \'{PW}\'"}}}}}})',
                  "", ("no-plaintext-credential-in-chart-values", "hub", "values.hub.extraConfig.auth"),
@@ -169,6 +176,8 @@ BLOCKED = [
                  "", ("secret-data-is-secret", "s", "data.password"), id="secret-base64-data-plain"),
     pytest.param(f'k8s.core.v1.Secret("s", metadata=NS, string_data={{"token": generated.result, "password": "{PW}"}})',
                  "", ("secret-data-is-secret", "s", "stringData.password"), id="secret-literal-beside-generated"),
+    pytest.param(f'k8s.core.v1.Secret("s", metadata=NS, string_data={{"key": pulumi.Output.secret("{PW}")}})',
+                 "", ("secret-data-is-secret", "s", "stringData.key"), id="secret-literal-wrapped-in-output-secret"),
     pytest.param(f'pulumi.export("adminPassword", "{PW}")', "",
                  ("stack-outputs-keep-credentials-secret", "planted-test", "outputs.adminPassword"), id="output-literal"),
     pytest.param('pulumi.export("db", pulumi.Output.unsecret(generated.result))', "",
@@ -238,6 +247,10 @@ CLEAN = [
                  '{"auth": "import os\\nc.GitHubOAuthenticator.client_secret = os.environ[\'CLIENT_SECRET\']\\n"}, '
                  '"extraEnv": {"DB_PASSWORD": {"valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}}}})',
                  "", id="chart-with-generated-and-referenced-credentials"),
+    pytest.param('import pulumi_docker as docker\ndocker.Image("img", image_name="ghcr.io/lab/app:1", skip_push=True, '
+                 'build={"context": "."}, registry={"server": "ghcr.io", "username": "lab", '
+                 '"password": pulumi.Config().require_secret("ghcrToken")})',
+                 "planted:ghcrToken:\n    secure: v1:" + "B" * 16, id="registry-password-from-secure-config"),
 ]
 
 

@@ -79,7 +79,7 @@ def test_run_exits_0_and_says_so_on_a_clean_stack(fake_engine, capsys):
     assert policy_check.run(args()) == 0
     out = capsys.readouterr().out
     assert "✅ policies@v0.1.0 (local: policies)" in out
-    assert out.rstrip().endswith("policy-check: stack dev: 0 violation(s) (0 mandatory, 0 advisory) in 3 resources, 10 policies and 4 offline checks")
+    assert out.rstrip().endswith("policy-check: stack dev: 0 violation(s) (0 mandatory, 0 advisory) in 3 resources, 10 policies and 5 offline checks")
 
 
 def test_run_exits_1_and_prints_each_mandatory_violation(fake_engine, capsys):

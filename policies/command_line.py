@@ -11,7 +11,7 @@ Caught: any option whose name is credential-like with a value (`--password=x`,
 of the tools that have one (`mysql -px`, `sshpass -p x`, `redis-cli -a x`,
 `ldapsearch -w x`, `mongosh -p x`, `docker login -p x`); a user:password pair
 given to `curl -u`, `smbclient -U` or `lftp -u`; inline assignments
-(`PGPASSWORD=x`, `MYSQL_PWD=x`); `IDENTIFIED BY 'x'` in SQL. Headers
+(`PGPASSWORD=x`, `MYSQL_PWD=x`); SQL password literals (`IDENTIFIED BY 'x'`, `PASSWORD 'x'`). Headers
 (`-H "Authorization: Bearer x"`) and URLs are found by `policies.free_text`,
 which scans every word as text.
 Allowed: `--password` with no value (the tool prompts or reads an option file),
@@ -48,7 +48,10 @@ USER_PASSWORD_OPTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 LOGIN_TOOLS = frozenset({"docker", "podman", "nerdctl", "buildah", "skopeo", "helm", "oras", "crane", "registry"})
 
 _ASSIGNMENT_RE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>.*)$", re.DOTALL)
-_IDENTIFIED_BY_RE = re.compile(r"IDENTIFIED\s+(?:WITH\s+\S+\s+)?BY\s+(?P<q>['\"])(?P<value>.*?)(?P=q)", re.IGNORECASE)
+# SQL: MySQL `IDENTIFIED [WITH plugin] BY 'x'`, `SET PASSWORD = 'x'`; PostgreSQL `[WITH] PASSWORD 'x'`.
+_IDENTIFIED_BY_RE = re.compile(
+    r"(?:IDENTIFIED\s+(?:WITH\s+\S+\s+)?BY|\bPASSWORD)\s*(?:=\s*)?(?:PASSWORD\s*\(\s*)?(?P<q>['\"])(?P<value>.*?)(?P=q)",
+    re.IGNORECASE)
 _SHELL_OPERATORS = frozenset({"|", "||", "&&", ";", "&", ">", ">>", "<"})
 
 
@@ -116,13 +119,13 @@ def token_findings(tokens: Sequence[str], names: NameMatcher, mysql_tools: Seque
             yield index, f"inline assignment {match['name']}=<value>"
     for index, token in enumerate(tokens):
         if any(is_literal(m["value"]) for m in _IDENTIFIED_BY_RE.finditer(token)):
-            yield index, "SQL IDENTIFIED BY '<password>'"
+            yield index, "SQL password literal (IDENTIFIED BY / PASSWORD '<password>')"
 
 
 def text_findings(text: str, names: NameMatcher, mysql_tools: Sequence[str]) -> list[str]:
     """Command-line findings in free text, line by line (a script in a ConfigMap, a build step)."""
     found = [finding for line in text.splitlines() for _, finding in token_findings(split(line), names, mysql_tools)]
-    found += [f for f in ("SQL IDENTIFIED BY '<password>'",) if f not in found and any(
+    found += [f for f in ("SQL password literal (IDENTIFIED BY / PASSWORD '<password>')",) if f not in found and any(
         is_literal(m["value"]) for m in _IDENTIFIED_BY_RE.finditer(text))]
     return list(dict.fromkeys(found))
 

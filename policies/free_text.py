@@ -48,6 +48,10 @@ _LINE_ASSIGNMENT_RE = re.compile(
 _PAIR_SEPARATORS_RE = re.compile(r"[\s;&?,]+")
 _CODE_RE = re.compile(r"[()\[\]{}]|^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 _BASE64_RE = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_BASE64_TOKEN_RE = re.compile(r"(?<![\w+/=])[A-Za-z0-9+/]{12,}={0,2}(?![\w+/=])")
+_USER_PASSWORD_RE = re.compile(r"[^:\s]{1,64}:[^\s]{4,}")
+_WORD_PAIR_RE = re.compile(r"^[ \t]*(?P<name>[A-Za-z_][\w.\-]*)[ \t]+(?P<value>[^\s=:]\S*)[ \t]*$", re.MULTILINE)
+_NETRC_RE = re.compile(r"\b(?:login|account)\s+\S+\s+password\s+(?P<value>\S+)")
 
 
 def url_passwords(text: str) -> list[str]:
@@ -163,6 +167,10 @@ def pairs(text: str, *, python: bool = False) -> Iterator[tuple[str, str]]:
     for match in _LINE_ASSIGNMENT_RE.finditer(text):
         if (value := _unquote(match["value"])) is not None:
             yield match["name"], value
+    for match in _WORD_PAIR_RE.finditer("" if stripped.startswith("#!") else text):  # not commands in a script
+        yield match["name"], match["value"].strip("'\"")  # `requirepass x` (redis.conf), `password x` directives
+    for match in _NETRC_RE.finditer(text):
+        yield "password", match["value"]
     for token in _PAIR_SEPARATORS_RE.split(text):
         name, sep, value = token.strip("'\"").partition("=")
         if sep and name and value and not _CODE_RE.search(value):
@@ -178,6 +186,11 @@ def _is_code(text: str) -> bool:
     except (SyntaxError, ValueError):
         return False
     return any(isinstance(n, (ast.Call, ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)) for n in ast.walk(tree))
+
+
+def _is_user_password(text: str) -> bool:
+    """`user:password` as HTTP Basic auth and docker's `auths.*.auth` encode it (the password not a reference)."""
+    return bool(_USER_PASSWORD_RE.fullmatch(text)) and is_literal(text.partition(":")[2])
 
 
 def judge(name: str, value: str, names: NameMatcher) -> str | None:
@@ -220,8 +233,10 @@ def scan(text: str, names: NameMatcher, mysql_tools: Sequence[str] = command_lin
             nested.append(value)
     if not python:
         for finding in command_line.text_findings(text, names, mysql_tools):
-            if not finding.startswith(("option ", "inline assignment ")):  # the pairs above judged those names
+            if not (finding.startswith("inline assignment ") or "=<value>" in finding):  # the pairs judged those
                 found[finding] = None
+    if any(_is_user_password(decoded) for token in _BASE64_TOKEN_RE.findall(text) if (decoded := _decoded(token))):
+        found["base64 user:password (HTTP Basic or registry auth)"] = None
     if depth < MAX_DEPTH:
         for value in dict.fromkeys(nested):
             for finding in scan(value, names, mysql_tools, depth=depth + 1):

@@ -46,7 +46,8 @@ Path = tuple[str | int, ...]
 DEFAULT_CREDENTIAL_NAME_PATTERNS: list[str] = [
     r"(password|passwd|passphrase|secret|token|credential|apikey)s?$",  # db_password, clientsecret, auth_tokens
     r"pwd$",  # MYSQL_PWD
-    r"(^|_)(pw|pass|pat|creds|authorization)$",  # DB_PW, DJ_PASS, GITHUB_PAT, an Authorization header
+    r"(?<!by)(?<!com)(?<!sur)(?<!over)(?<!under)(?<!tres)pass$",  # DJ_PASS, redis requirepass, .pgpass
+    r"(^|_)(pw|pat|creds|authorization|netrc|masterauth)$",  # DB_PW, GITHUB_PAT, an Authorization header, .netrc
     r"(^|_)(api|private|secret|signing|encryption|access|auth|ssh|client|master|session|crypt|crypt_keeper|hmac|jwt"
     r"|tls|ssl|deploy|account|storage|service|webhook|gpg|pgp)_?keys?$",  # SECRET_KEY, aws_secret_access_key
 ]

@@ -71,6 +71,7 @@ def args(*words: str) -> str:
     return container(command='["sh", "-c"]', args=json.dumps(list(words)))
 
 
+BASIC = base64.b64encode(f"lab:{PW}".encode()).decode()
 BEARER_HEADER = args(f"curl -H 'Authorization: Bearer {PW}' https://x.example.org")
 # (program body, stack config lines, expected (policy, resource name, path the message starts with))
 BLOCKED = [
@@ -137,6 +138,26 @@ BLOCKED = [
                  ("no-credentials-on-command-line", "app", "spec.template.spec.containers[0].args[0]"), id="mysql-pwd"),
     pytest.param(f'deployment("app", {args(f"redis-cli -a {PW} ping")})', "",
                  ("no-credentials-on-command-line", "app", "spec.template.spec.containers[0].args[0]"), id="redis-cli-a"),
+    pytest.param(f'deployment("app", {env("JAVA_OPTS", "-Xmx1g -Dspring.datasource.password=" + PW)})', "",
+                 ("no-plaintext-credential-env", "app", "spec.template.spec.containers[0].env[0].value"),
+                 id="java-system-property"),
+    pytest.param(f'deployment("app", {env("EXTRA_ARGS", "--db-password " + PW)})', "",
+                 ("no-plaintext-credential-env", "app", "spec.template.spec.containers[0].env[0].value"),
+                 id="option-with-separate-value-in-env"),
+    pytest.param(f'configmap("cfg", {{"init.sql": "CREATE ROLE app LOGIN PASSWORD \'{PW}\';"}})', "",
+                 ("no-credentials-in-configmaps", "cfg", 'data["init.sql"]'), id="sql-postgres-password"),
+    pytest.param(f'configmap("cfg", {{"redis.conf": "bind 0.0.0.0\\nrequirepass {PW}\\n"}})', "",
+                 ("no-credentials-in-configmaps", "cfg", 'data["redis.conf"]'), id="config-directive"),
+    pytest.param(f'configmap("cfg", {{".pgpass": "db:5432:app:app:{PW}"}})', "",
+                 ("no-credentials-in-configmaps", "cfg", 'data[".pgpass"]'), id="pgpass-file"),
+    pytest.param(f'configmap("cfg", {{"auth": "machine github.com login lab password {PW}"}})', "",
+                 ("no-credentials-in-configmaps", "cfg", "data.auth"), id="netrc-line"),
+    pytest.param(f'configmap("cfg", {{"config.json": json.dumps({{"auths": {{"ghcr.io": {{"auth": "{BASIC}"}}}}}})}})', "",
+                 ("no-credentials-in-configmaps", "cfg", 'data["config.json"]'), id="docker-config-auth"),
+    pytest.param(f'k8s.networking.v1.Ingress("web", metadata={{**NS, "annotations": {{"nginx.ingress.kubernetes.io/'
+                 f'configuration-snippet": "proxy_set_header Authorization \\"Basic {BASIC}\\";"}}}})', "",
+                 ("no-credentials-in-metadata", "web",
+                  'metadata.annotations["nginx.ingress.kubernetes.io/configuration-snippet"]'), id="basic-auth-snippet"),
     pytest.param(f'configmap("cfg", {{"app.json": json.dumps({{"db": {{"host": "db", "password": "{PW}"}}}})}})', "",
                  ("no-credentials-in-configmaps", "cfg", 'data["app.json"]'), id="one-line-json"),
     pytest.param(f'configmap("cfg", {{"settings.py": "DATABASES = {{\'default\': {{\'PASSWORD\': \'{PW}\'}}}}"}})', "",
@@ -229,12 +250,16 @@ CLEAN_ENV = [
     {"name": "MYSQL_ROOT_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
     {"name": "GIT_COMMIT", "value": secrets.token_hex(20)},
 ]
+CLEAN_SCRIPT = ("#!/bin/sh\nset -eu\nexport PGPASSWORD\nread -r PASSWORD < /run/secrets/db/password\n"
+                "# the password is read from the mounted Secret\nunset PASSWORD\ntoken refresh\n")
 CLEAN_COMMANDS = args("mysqldump --defaults-extra-file=/etc/mysql/backup.cnf -p --all-databases",
                       "curl -H 'Authorization: Bearer $(API_TOKEN)' https://x.example.org",
                       "psql postgresql://app:$(DB_PASSWORD)@db/app -p 5432")
 CLEAN = [
     pytest.param(f'deployment("app", {container(env=json.dumps(CLEAN_ENV))})', "", id="env-names-that-mention-credentials"),
     pytest.param(f'deployment("app", {CLEAN_COMMANDS})', "", id="command-lines-with-references"),
+    pytest.param(f'configmap("cfg", {{"backup.sh": {CLEAN_SCRIPT!r}, "nss_wrapper": "lab:x:1000:100::/home/lab:/bin/sh"}})',
+                 "", id="scripts-that-read-credentials-from-files"),
     pytest.param('k8s.core.v1.Secret("s", metadata=NS, string_data={"password": generated.result, "username": "app"})\n'
                  'configmap("cfg", {"DATABASE_URL": "postgresql://app@db:5432/app", '
                  '"image": "busybox@sha256:' + "0" * 64 + '", "auth.yaml": "password:\\n  minLength: 12\\n"})\n'

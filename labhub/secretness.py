@@ -50,10 +50,10 @@ from policies.resource_types import CHART_TYPES, DOCKER_BUILD_ARGS, SECRET_TYPES
 MIN_TRACKED_SECRET = 8  # shorter generated values would match unrelated text by chance
 CHECKS: dict[str, str] = {
     "stack-file-ciphertext-only": "Stack files must hold credentials only as `secure:` ciphertext.",
-    "credential-paths-hold-secrets": "Values at credential paths of chart values must be Pulumi secrets.",
-    "secret-data-is-secret": "Every value in a Secret's data must be a Pulumi secret, never a literal.",
-    "stack-outputs-keep-credentials-secret": "Stack outputs that hold a credential must be Pulumi secrets.",
-    "provider-inputs-keep-credentials-secret": "Credentials given to providers (registries, commands, chart "
+    "credential-paths-hold-secrets": "Values at credential paths of chart values must be Pulumi secrets.",  # pragma: allowlist secret
+    "secret-data-is-secret": "Every value in a Secret's data must be a Pulumi secret, never a literal.",  # pragma: allowlist secret
+    "stack-outputs-keep-credentials-secret": "Stack outputs that hold a credential must be Pulumi secrets.",  # pragma: allowlist secret
+    "provider-inputs-keep-credentials-secret": "Credentials given to providers (registries, commands, chart "  # pragma: allowlist secret
                                                "repositories) must be Pulumi secrets.",
 }
 

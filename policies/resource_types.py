@@ -15,7 +15,7 @@ DOCKER_BUILD_ARGS: dict[str, tuple[str, ...]] = {
     "docker:index/remoteImage:RemoteImage": ("build", "buildArgs"),
     "docker-build:index:Image": ("buildArgs",),
 }
-RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"  # pragma: allowlist secret
 # type -> (length property, config key of its minimum, unit)
 RANDOM_LENGTHS: dict[str, tuple[str, str, str]] = {
     RANDOM_PASSWORD: ("length", "minLength", "characters"),

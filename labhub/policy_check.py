@@ -39,11 +39,12 @@ from typing import Any
 import jsonschema
 import yaml
 from google.protobuf import struct_pb2
-from pulumi.runtime import proto, rpc
+from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from labhub.errors import UserError
+from labhub.wire import plain
 from policies.secret_rules import ENFORCEMENT_LEVEL, PACK_DESCRIPTION, POLICIES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -136,19 +137,6 @@ def _level(value: Any, where: str) -> EnforcementLevel:
     if value not in _LEVELS:
         raise UserError(f"policy config for {where}: enforcement level {value!r} is not one of {sorted(_LEVELS)}")
     return _LEVELS[value]
-
-
-def plain(value: Any) -> Any:
-    """Inputs as the engine hands them to analyzers: secrets unwrapped, only JSON-shaped values."""
-    if rpc.is_rpc_secret(value):
-        return plain(rpc.unwrap_rpc_secret(value))
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    return str(value)
 
 
 def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:

@@ -75,9 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from labhub.engine import run_stack  # the engine imports the program's dependencies: only when running
-
     from labhub import secretness
+    from labhub.engine import run_stack  # the engine imports the program's dependencies: only when running
     from labhub.stackfile_check import plaintext_credentials
 
     config = load_policy_config(args.policy_config)

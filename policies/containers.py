@@ -22,7 +22,6 @@ from typing import Any
 from policies.matching import Path, children, get, is_list, is_mapping, walk
 from policies.resource_types import CHART_TYPES
 
-
 # Kind -> where its pod spec sits (Patch variants have the same shape).
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Pod": ("spec",),

@@ -23,8 +23,15 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from policies import command_line
 from policies.config import (
-    CHART_VALUES_SCHEMA, COMMAND_LINE_SCHEMA, CONFIGMAP_SCHEMA, DOCKER_SCHEMA, ENV_SCHEMA, METADATA_SCHEMA,
-    PROPERTIES_SCHEMA, name_matcher, settings,
+    CHART_VALUES_SCHEMA,
+    COMMAND_LINE_SCHEMA,
+    CONFIGMAP_SCHEMA,
+    DOCKER_SCHEMA,
+    ENV_SCHEMA,
+    METADATA_SCHEMA,
+    PROPERTIES_SCHEMA,
+    name_matcher,
+    settings,
 )
 from policies.containers import all_env, command_lines, is_chart, metadata_maps, owned_paths, under
 from policies.free_text import scan, value_findings
@@ -53,7 +60,7 @@ def _emit(report_violation: ReportViolation, findings: Iterable[tuple[Path, str,
     for path, subject, found in findings:
         if found:
             report_violation(f"{format_path(path)}: {subject} holds a credential in clear "
-                             f"({'; '.join(dict.fromkeys(found))}). {why_fix}")
+                             f"({'; '.join(dict.fromkeys(found))}). {why_fix}", None)
 
 
 def no_plaintext_credential_env_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -118,7 +125,7 @@ def no_credentials_in_metadata_validator(args: ResourceValidationArgs, report_vi
             text = text_of(value)
             if text is not None:
                 name = str(key).rsplit("/", 1)[-1]  # example.com/api-token -> api-token
-                found.append((path + (key,), f"{path[-1][:-1]} {key}", value_findings(name, text, names)))
+                found.append((path + (key,), f"{str(path[-1])[:-1]} {key}", value_findings(name, text, names)))
     _emit(report_violation, found,
           "Annotations and labels are read by every controller, dashboard and `kubectl describe`, and labels are "
           "indexed. Fix: keep the credential in a Secret; annotate with the Secret's name, never its content.")

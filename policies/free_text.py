@@ -28,9 +28,9 @@ import ast
 import base64
 import binascii
 import re
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator, Sequence
 from typing import Any
+from xml.etree import ElementTree
 
 import yaml
 

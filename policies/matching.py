@@ -48,8 +48,8 @@ DEFAULT_CREDENTIAL_NAME_PATTERNS: list[str] = [
     r"pwd$",  # MYSQL_PWD
     r"(?<!by)(?<!com)(?<!sur)(?<!over)(?<!under)(?<!tres)pass$",  # DJ_PASS, redis requirepass, .pgpass
     r"(^|_)(pw|pat|creds|authorization|netrc|masterauth)$",  # DB_PW, GITHUB_PAT, an Authorization header, .netrc
-    r"(^|_)(api|private|secret|signing|encryption|access|auth|ssh|client|master|session|crypt|crypt_keeper|hmac|jwt"
-    r"|tls|ssl|deploy|account|storage|service|webhook|gpg|pgp)_?keys?$",  # SECRET_KEY, aws_secret_access_key
+    (r"(^|_)(api|private|secret|signing|encryption|access|auth|ssh|client|master|session|crypt|crypt_keeper|hmac|jwt"
+     r"|tls|ssl|deploy|account|storage|service|webhook|gpg|pgp)_?keys?$"),  # SECRET_KEY, aws_secret_access_key
 ]
 
 # Names whose head is a credential word but which hold a reference or a flag, never the

@@ -31,13 +31,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy import EnforcementLevel, Policy, ResourceValidationPolicy, StackValidationPolicy
 
 from policies import content_rules as content
 from policies import strength_rules as strength
 from policies.config import (
-    CHART_VALUES_SCHEMA, COMMAND_LINE_SCHEMA, CONFIGMAP_SCHEMA, DOCKER_SCHEMA, ENV_SCHEMA, GENERATED_LENGTH_SCHEMA,
-    METADATA_SCHEMA, PROPERTIES_SCHEMA, WEAK_SCHEMA,
+    CHART_VALUES_SCHEMA,
+    COMMAND_LINE_SCHEMA,
+    CONFIGMAP_SCHEMA,
+    DOCKER_SCHEMA,
+    ENV_SCHEMA,
+    GENERATED_LENGTH_SCHEMA,
+    METADATA_SCHEMA,
+    PROPERTIES_SCHEMA,
+    WEAK_SCHEMA,
 )
 
 ENFORCEMENT_LEVEL = EnforcementLevel.MANDATORY
@@ -49,7 +56,7 @@ def _resource_policy(name: str, description: str, validate: Any, schema: Any) ->
                                     enforcement_level=ENFORCEMENT_LEVEL, config_schema=schema)
 
 
-POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
+POLICIES: list[Policy] = [
     _resource_policy("no-plaintext-credential-env",
                      "Containers must not set credential-like env vars to literal values.",
                      content.no_plaintext_credential_env_validator, ENV_SCHEMA),

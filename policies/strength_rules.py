@@ -24,8 +24,17 @@ from pulumi_policy.proxy import UnknownValueError
 from policies.config import GENERATED_LENGTH_SCHEMA, WEAK_SCHEMA, name_matcher, settings
 from policies.containers import is_chart
 from policies.matching import (
-    NameMatcher, Path, format_path, get, is_literal, is_mapping, is_unknown, leaves_under_credential_names,
-    path_matches, type_matches, walk,
+    NameMatcher,
+    Path,
+    format_path,
+    get,
+    is_literal,
+    is_mapping,
+    is_unknown,
+    leaves_under_credential_names,
+    path_matches,
+    type_matches,
+    walk,
 )
 from policies.resource_types import RANDOM_LENGTHS, RANDOM_PASSWORD, SECRET_TYPES
 
@@ -64,11 +73,11 @@ def no_weak_credentials_validator(args: ResourceValidationArgs, report_violation
         if value.strip().lower() in weak:
             report_violation(
                 f"{format_path(path)}: credential is a well-known default (listed in weakValues). Default "
-                f"credentials from tutorials and charts are the first thing an attacker tries. Fix: {fix}.")
+                f"credentials from tutorials and charts are the first thing an attacker tries. Fix: {fix}.", None)
         elif len(value) < minimum:
             report_violation(
                 f"{format_path(path)}: credential is only {len(value)} characters long (minimum {minimum}). "
-                f"Short credentials fall to guessing. Fix: {fix}.")
+                f"Short credentials fall to guessing. Fix: {fix}.", None)
 
 
 def _length_violation(resource_type: str, value: Any, config: dict[str, Any]) -> str | None:
@@ -93,7 +102,7 @@ def generated_passwords_long_enough_validator(args: ResourceValidationArgs, repo
         raise UnknownValueError(value, [prop])
     message = _length_violation(args.resource_type, value, config)
     if message:
-        report_violation(message)
+        report_violation(message, None)
 
 
 def secret_random_values_long_enough_validator(args: StackValidationArgs, report_violation: ReportViolation) -> None:

@@ -80,7 +80,7 @@ def _entropy() -> tuple[Any, Any]:
 
 
 def credential_shapes(text: str) -> list[str]:
-    """The kinds of credential (detect-secrets' `secret_type`) whose format appears in `text`, in plugin order."""
+    """The kinds of credential (detect-secrets' `secret_type`) whose format appears in `text`, first seen first."""
     found: list[str] = []
     for line in text.splitlines() or [text]:
         for plugin in _plugins():

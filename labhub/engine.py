@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -328,6 +329,7 @@ def run_stack(stack: str, program_dir: Path | None = None) -> StackRun:
     config = dict(files.config)
     secret_keys = set(files.secret_keys)
     warnings: list[str] = []
+    plaintext: set[str] = set()
     for key in _required_secrets(program_dir, config):
         if key not in config:
             config[key] = placeholder_secret()
@@ -336,7 +338,16 @@ def run_stack(stack: str, program_dir: Path | None = None) -> StackRun:
                 f"{key} is a required secret that Pulumi.{stack}.yaml does not hold; using a placeholder "
                 f"(set it with `pulumi config set --secret {key.partition(':')[2]} ...` before deploying)"
             )
-    return run_program(program_dir, files.project, stack, config, secret_keys, warnings)
+        elif key not in secret_keys:
+            # The CLI reads a plaintext value as written and the program's get_secret makes it a secret:
+            # do the same (never a placeholder), treat the value as secret downstream, and say it is in git.
+            plaintext.add(config[key])
+            warnings.append(
+                f"{key} is plaintext in Pulumi.{stack}.yaml: the CLI would deploy it as written, and it is committed "
+                f"(set it with `pulumi config set --secret {key.partition(':')[2]} ...`; `labhub policy-check` fails on it)"
+            )
+    run = run_program(program_dir, files.project, stack, config, secret_keys, warnings)
+    return dataclasses.replace(run, secret_values=run.secret_values | plaintext) if plaintext else run
 
 
 def run_program(

@@ -34,6 +34,11 @@ K8S_NAME = "notebook-templates"
 PORT = 8080
 TEMPLATES_MOUNT = "/srv/templates"
 HEALTH_PATH = "/healthz"
+SERVICE_PREFIX = f"/services/{SERVICE_NAME}/"
+# Registered with the hub AND sent by the server's HubOAuth (JUPYTERHUB_OAUTH_CALLBACK_URL): the hub
+# compares the two as plain strings, so one constant feeds both. Relative, as the hub's own default
+# for a service when the hub does not use subdomains.
+OAUTH_CALLBACK_URL = f"{SERVICE_PREFIX}oauth_callback"
 RUN_AS = 10001  # the Dockerfile's USER
 CONFIG_MAP_LIMIT = 1024 * 1024  # Kubernetes refuses ConfigMaps over 1 MiB
 # What the service may do through the hub API: find users' servers, start them, write into them.
@@ -165,7 +170,7 @@ class NotebookTemplates(pulumi.ComponentResource):
             SERVICE_NAME: {
                 "url": f"http://{K8S_NAME}:{PORT}",
                 "api_token": args.secrets.templates_api_token,
-                "oauth_redirect_uri": f"{self.templates_url}/oauth_callback",
+                "oauth_redirect_uri": OAUTH_CALLBACK_URL,
                 "oauth_no_confirm": True,
                 "display": True,
             }
@@ -188,12 +193,12 @@ def _deployment_spec(
 ) -> dict[str, Any]:
     config = args.config
     secret_name = args.secrets.templates_secret.metadata.name  # type: ignore[union-attr]
-    prefix = f"/services/{SERVICE_NAME}/"
+    prefix = SERVICE_PREFIX
     env = [
         {"name": "JUPYTERHUB_API_URL", "value": "http://hub:8081/hub/api"},
         {"name": "JUPYTERHUB_CLIENT_ID", "value": f"service-{SERVICE_NAME}"},
         {"name": "JUPYTERHUB_SERVICE_PREFIX", "value": prefix},
-        {"name": "JUPYTERHUB_OAUTH_CALLBACK_URL", "value": f"{prefix}oauth_callback"},
+        {"name": "JUPYTERHUB_OAUTH_CALLBACK_URL", "value": OAUTH_CALLBACK_URL},
         {"name": "JUPYTERHUB_OAUTH_ACCESS_SCOPES", "value": json.dumps([USER_ACCESS_SCOPE])},
         {"name": "JUPYTERHUB_API_TOKEN", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": TEMPLATES_API_TOKEN_KEY}}},
         {"name": "LABHUB_TEMPLATES_SECRET_KEY", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": TEMPLATES_SIGNING_KEY_KEY}}},

@@ -131,11 +131,20 @@ def test_the_hub_learns_the_service_with_a_secret_token_and_narrow_scopes(run_co
     _, templates = _run(run_component, project, _config())
     service = templates.hub_service["templates"]
     assert service["url"] == "http://notebook-templates:8080"
-    assert service["oauth_redirect_uri"] == "https://hub.example.org/services/templates/oauth_callback"
     assert is_secret_output(service["api_token"])
     assert templates.hub_role["notebook-templates"]["scopes"] == list(SERVICE_SCOPES)
     assert templates.hub_role["user"]["scopes"] == ["self", "access:services!service=templates"], "users may log in to it"
     assert "admin:users" not in SERVICE_SCOPES and "admin:servers" not in SERVICE_SCOPES
+
+
+def test_the_registered_oauth_redirect_uri_is_the_exact_string_the_server_sends(run_component, project: Path) -> None:
+    """The hub compares the two as plain strings (jupyterhub/oauth/provider.py); HubOAuth sends JUPYTERHUB_OAUTH_CALLBACK_URL."""
+    result, templates = _run(run_component, project, _config())
+    container = result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    sent = {e["name"]: e.get("value") for e in container["env"]}["JUPYTERHUB_OAUTH_CALLBACK_URL"]
+    assert templates.hub_service["templates"]["oauth_redirect_uri"] == sent
+    # Relative, as the hub's own default for a service without subdomains (host + prefix + "oauth_callback").
+    assert sent == "/services/templates/oauth_callback"
 
 
 @pytest.mark.parametrize(

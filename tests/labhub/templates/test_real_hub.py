@@ -267,3 +267,19 @@ def test_tokens_without_the_access_scope_are_refused(deployed: Deployed):
                                         data={"params": json.dumps(PARAMS)} if method == "POST" else None, allow_redirects=False, timeout=20)
             assert response.status_code == 403, f"{what}: {method} {path} answered {response.status_code}"
     assert not (hub.workdir / "home" / "erin").exists()
+
+
+def _token_checks(hub: RunningHub) -> int:
+    return hub.log_text().count("GET /hub/api/user ")  # the hub's access-log line for one token check
+
+
+def test_token_checks_are_cached_not_one_hub_api_call_per_request(deployed: Deployed):
+    hub = deployed.hub
+    hub.api("POST", "users/frank")
+    token = hub.api("POST", "users/frank/tokens", json={"note": "cache check"}).json()["token"]
+    before = _token_checks(hub)
+    for _ in range(20):
+        response = requests.get(f"{deployed.server_url}/services/templates/", headers={"Authorization": f"token {token}"}, timeout=20)
+        assert response.status_code == 200 and "frank" in response.text
+    time.sleep(0.5)  # the hub's log line is written after its response
+    assert _token_checks(hub) - before == 1

@@ -92,8 +92,8 @@ class XnatClient(LoggingConfigurable):
     )
 
     @default("xnat_url")
-    def _default_xnat_url(self) -> str:
-        return os.environ.get("JH_XNAT_URL", "")
+    def _default_xnat_url(self) -> str:  # traitlets does not run @validate on defaults
+        return self._check_xnat_url({"value": os.environ.get("JH_XNAT_URL", "")})
 
     @default("verify_tls")
     def _default_verify_tls(self) -> bool:
@@ -101,13 +101,13 @@ class XnatClient(LoggingConfigurable):
 
     @default("timeout")
     def _default_timeout(self) -> float:
-        return _env_float("JH_XNAT_TIMEOUT", 10.0)
+        return self._check_timeout({"value": _env_float("JH_XNAT_TIMEOUT", 10.0)})
 
     @validate("xnat_url")
     def _check_xnat_url(self, proposal: dict[str, Any]) -> str:
         url = proposal["value"].strip().rstrip("/")
         parts = urlsplit(url)
-        if url and parts.scheme not in ("http", "https") or not parts.netloc:
+        if url and (parts.scheme not in ("http", "https") or not parts.netloc):
             raise TraitError(f"xnat_url {url!r} is not an http(s) URL (set JH_XNAT_URL or {type(self).__name__}.xnat_url)")
         return url
 

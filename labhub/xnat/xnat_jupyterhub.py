@@ -417,7 +417,8 @@ async def pre_spawn_hook(spawner: Any) -> None:
     hook = XnatSpawnHook(parent=spawner)
     template = await hook.fetch_options(spawner.user.name, spawner.name or "")
     changes = hook.plan(template, spawner)
-    mounts = [m["mountPath"] + " <- " + m["subPath"] for m in changes.get("volume_mounts", []) if m["name"] == ARCHIVE_VOLUME]
+    mounts = changes.get("volume_mounts", [])
+    mounts = [f"{m['subPath']} at {m['mountPath']}" for m in (mounts.values() if isinstance(mounts, dict) else mounts) if m.get("name") == ARCHIVE_VOLUME]
     try:
         with spawner.hold_trait_notifications():  # all or nothing: a bad value rolls back the others
             for name, value in changes.items():

@@ -31,6 +31,7 @@ from components.models.notebook_templates import NotebookTemplatesConfig
 from components.models.secrets import GENERATED_SECRETS, SecretsConfig
 from components.models.section import Section
 from components.models.spyglass_hub import SpyglassHubConfig
+from components.models.xnat_hub import XnatHubConfig
 from labhub.errors import UserError
 
 NAMESPACE = "labhub"
@@ -44,7 +45,7 @@ class StackConfig(Section):
     secrets: SecretsConfig = Field(default_factory=SecretsConfig, description="Generated credentials.")
     spyglass_hub: SpyglassHubConfig = Field(default_factory=SpyglassHubConfig, description="SpyglassHub component.")
     notebook_templates: NotebookTemplatesConfig = Field(default_factory=NotebookTemplatesConfig, description="NotebookTemplates component.")
-    xnat_hub: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="XnatHub + Postgres component (not built yet).")
+    xnat_hub: XnatHubConfig = Field(default_factory=XnatHubConfig, description="XnatHub component: JupyterHub for XNAT, with its Postgres.")
     backups: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="Backups component (not built yet).")
     lab_database: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="LabDatabase component (not built yet).")
     paper_environments: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="PaperEnvironments component (not built yet).")
@@ -69,9 +70,13 @@ class ExternalSecret:
 
 _EXTERNAL_SECRET_CONDITIONS = {
     "spyglassOAuthClientSecret": lambda c: c.spyglass_hub.enabled and c.spyglass_hub.auth.type != "dummy",
+    "xnatHubAccountPassword": lambda c: c.xnat_hub.enabled,
+    "xnatPostgresPassword": lambda c: c.xnat_hub.enabled and c.xnat_hub.postgres.external is not None,
 }
 EXTERNAL_SECRETS = (
     ExternalSecret("spyglassOAuthClientSecret", "OAuth client secret of the Spyglass hub, from your identity provider."),
+    ExternalSecret("xnatHubAccountPassword", "Password of the XNAT hub's own XNAT account (xnatHub.xnat.hubAccount), as set in XNAT."),
+    ExternalSecret("xnatPostgresPassword", "Password of the XNAT hub's role on an external Postgres (xnatHub.postgres.external)."),
 )
 
 

@@ -121,7 +121,7 @@ def test_an_unreachable_xnat_denies_with_a_log_line(fake_xnat: FakeXnat, caplog:
     ],
 )
 def test_special_characters_in_username_and_password_reach_xnat_intact(fake_xnat: FakeXnat, username: str) -> None:
-    password = "pä:ss wörd/" + secrets.token_urlsafe(8)
+    password = "pä:ss wörd/" + secrets.token_urlsafe(8)  # pragma: allowlist secret
     fake_xnat.accounts[username] = (password, ["jupyter"])
     assert login(authenticator(fake_xnat), username, password) == {"name": username}
     assert fake_xnat.requests == [(ROLES.format(username), username)]
@@ -160,7 +160,7 @@ def test_a_slow_xnat_answer_for_one_user_does_not_hold_up_another_users_login(fa
     auth = authenticator(fake_xnat, timeout=30.0)
 
     async def scenario() -> None:
-        slow = [asyncio.create_task(auth.authenticate(None, {"username": n, "password": "pw"})) for n in slow_users]
+        slow = [asyncio.create_task(auth.authenticate(None, {"username": n, "password": "pw"})) for n in slow_users]  # pragma: allowlist secret
         while not all(fake_xnat.requested(ROLES.format(n)) for n in slow_users):  # all twelve are at XNAT now
             await asyncio.sleep(0.01)
         alice = await asyncio.wait_for(auth.authenticate(None, {"username": "alice", "password": fake_xnat.accounts["alice"][0]}), 5)

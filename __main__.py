@@ -80,3 +80,4 @@ if xnat_cfg.enabled:
     pulumi.export("xnatJupyterHubApiUrl", xnat_hub.api_url)
     pulumi.export("xnatJupyterHubServiceToken", xnat_hub.service_token)
     pulumi.export("xnatJupyterHubXnatAccount", xnat_hub.xnat_account)
+    pulumi.export("xnatJupyterHubXnatPassword", xnat_hub.xnat_password)

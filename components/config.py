@@ -70,12 +70,10 @@ class ExternalSecret:
 
 _EXTERNAL_SECRET_CONDITIONS = {
     "spyglassOAuthClientSecret": lambda c: c.spyglass_hub.enabled and c.spyglass_hub.auth.type != "dummy",
-    "xnatHubAccountPassword": lambda c: c.xnat_hub.enabled,
     "xnatPostgresPassword": lambda c: c.xnat_hub.enabled and c.xnat_hub.postgres.external is not None,
 }
 EXTERNAL_SECRETS = (
     ExternalSecret("spyglassOAuthClientSecret", "OAuth client secret of the Spyglass hub, from your identity provider."),
-    ExternalSecret("xnatHubAccountPassword", "Password of the XNAT hub's own XNAT account (xnatHub.xnat.hubAccount), as set in XNAT."),
     ExternalSecret("xnatPostgresPassword", "Password of the XNAT hub's role on an external Postgres (xnatHub.postgres.external)."),
 )
 

@@ -61,7 +61,8 @@ class XnatHubSecrets:
     cookie_secret: pulumi.Output[str]
     service_token: pulumi.Output[str]  # the `xnat` service's hub API token, for XNAT's plugin
     postgres_secret: k8s.core.v1.Secret  # key POSTGRES_PASSWORD_KEY: generated, or labhub:xnatPostgresPassword (external)
-    account_secret: k8s.core.v1.Secret  # key: ACCOUNT_PASSWORD_KEY (labhub:xnatHubAccountPassword)
+    account_password: pulumi.Output[str]  # the hub's XNAT account's; the XNAT admin sets it in XNAT
+    account_secret: k8s.core.v1.Secret  # key ACCOUNT_PASSWORD_KEY
 
 
 @dataclass(frozen=True)
@@ -128,14 +129,14 @@ class StackSecrets(pulumi.ComponentResource):
         hub = self._config.xnat_hub
         external_password = needed_external_secret(self._config, "xnatPostgresPassword")
         postgres_password = external_password if external_password is not None else self._password("xnatPostgresPassword")
-        account_password = needed_external_secret(self._config, "xnatHubAccountPassword")
-        assert account_password is not None  # required whenever xnatHub is enabled
+        account_password = self._password("xnatHubAccountPassword")
         return XnatHubSecrets(
             proxy_token=self._hex_key("xnatProxyToken"),
             cookie_secret=self._hex_key("xnatCookieSecret"),
             service_token=self._password("xnatServiceToken"),
             # The deployed Postgres (POSTGRES_PASSWORD) and the hub (PGPASSWORD) read the password from here.
             postgres_secret=self._k8s_secret("xnat-postgres", hub.postgres_secret_name, namespace, {POSTGRES_PASSWORD_KEY: postgres_password}),
+            account_password=account_password,
             # The hub reads its XNAT account's password from here (JH_XNAT_PASSWORD).
             account_secret=self._k8s_secret("xnat-account", hub.xnat_account_secret_name, namespace, {ACCOUNT_PASSWORD_KEY: account_password}),
         )

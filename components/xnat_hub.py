@@ -56,6 +56,7 @@ class XnatHub(pulumi.ComponentResource):
     api_url: str
     service_token: pulumi.Output[str]
     xnat_account: str
+    xnat_password: pulumi.Output[str]
 
     def __init__(self, name: str, args: XnatHubArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("labhub:components:XnatHub", name, None, opts)
@@ -65,6 +66,7 @@ class XnatHub(pulumi.ComponentResource):
         check_values_schema(hub)
         self.url, self.api_url = hub.url, hub.api_url
         self.service_token = pulumi.Output.secret(secrets.service_token)
+        self.xnat_password = pulumi.Output.secret(secrets.account_password)
         self.xnat_account = hub.xnat.hub_account
 
         self.postgres = Postgres(

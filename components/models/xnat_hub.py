@@ -18,8 +18,8 @@ from components.models.section import Resources, Section
 from components.models.spyglass_hub import ChartSource, TlsConfig
 
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
-POSTGRES_PASSWORD_KEY = "password"  # in the Secret `postgres_secret_name`
-ACCOUNT_PASSWORD_KEY = "password"  # in the Secret `xnat_account_secret_name`
+POSTGRES_PASSWORD_KEY = "password"  # pragma: allowlist secret (a key name, in the Secret `postgres_secret_name`)
+ACCOUNT_PASSWORD_KEY = "password"  # pragma: allowlist secret (a key name, in the Secret `xnat_account_secret_name`)
 
 
 def _cidrs(cidrs: list[str]) -> list[str]:
@@ -69,7 +69,7 @@ class XnatConnection(Section):
     url: str = Field(description="Base URL the hub calls XNAT at, e.g. http://xnat-web.xnat.svc:8080 (JH_XNAT_URL).")
     verify_tls: bool = Field(True, description="Verify XNAT's TLS certificate (JH_XNAT_VERIFY_TLS).")
     timeout: float = Field(10.0, gt=0, le=120, description="Seconds the hub waits for XNAT per request (JH_XNAT_TIMEOUT).")
-    hub_account: str = Field("jupyterhub", min_length=1, description="The hub's XNAT account (JH_XNAT_USERNAME); its password: `labhub:xnatHubAccountPassword`.")
+    hub_account: str = Field("jupyterhub", min_length=1, description="The hub's XNAT account (JH_XNAT_USERNAME); its password is generated (stack output xnatJupyterHubXnatPassword).")
     archive_pvc: DnsLabel = Field("archive", description="PVC of XNAT's archive, in the hub's namespace; data is mounted read-only from it.")
     archive_path: str = Field("/data/xnat/archive", description="The archive's path in the mounts XNAT sends (after path translation).")
     workspace_path: str = Field("/data/xnat/workspaces", description="XNAT's workspace path; its mounts are left to the workspaces PVC.")

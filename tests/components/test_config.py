@@ -47,8 +47,7 @@ def test_keys_of_other_namespaces_are_left_to_their_providers() -> None:
         pytest.param(
             _raw(spyglasHub={}),
             "labhub:spyglasHub: unknown key (did you mean labhub:spyglassHub?); allowed keys are backups, labDatabase, "
-            "notebookTemplates, paperEnvironments, secrets, spyglassHub, xnatHub, spyglassOAuthClientSecret, xnatHubAccountPassword, "
-            "xnatPostgresPassword",
+            "notebookTemplates, paperEnvironments, secrets, spyglassHub, xnatHub, spyglassOAuthClientSecret, xnatPostgresPassword",
             id="unknown-top-level-key",
         ),
         pytest.param(
@@ -112,7 +111,7 @@ def test_keys_of_other_namespaces_are_left_to_their_providers() -> None:
             _raw(secrets={"rotation": {"mysqlPassword": "2026-01-01"}}),
             "labhub:secrets.rotation: unknown secret mysqlPassword; allowed: proxyToken, cookieSecret, cryptKeeperKey, "
             "mysqlRootPassword, templatesApiToken, templatesSigningKey, xnatProxyToken, xnatCookieSecret, xnatServiceToken, "
-            "xnatPostgresPassword",
+            "xnatPostgresPassword, xnatHubAccountPassword",
             id="unknown-rotation-key",
         ),
         pytest.param(

@@ -17,6 +17,7 @@ stops), "redirect". Every request is recorded as (decoded path, Basic username).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import ssl
@@ -126,3 +127,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except OSError:  # the client gave up (timeout tests)
             pass
+
+
+def run_async(coroutine: Any) -> Any:
+    """Run a coroutine on a private event loop, leaving the thread's current loop alone.
+
+    `asyncio.run` would leave the main thread with no current loop, which breaks
+    later tests in the session that ask for one (Pulumi's mock engine does).
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:  # as asyncio.run does: background tasks (KubeSpawner's client closer) end before the loop
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fake_xnat import FakeXnat
+from fake_xnat import FakeXnat, run_async
 from traitlets import TraitError
 
 from labhub.xnat.xnat_jupyterhub import XnatAuthenticator
@@ -34,7 +34,7 @@ def authenticator(xnat: FakeXnat, **traits: Any) -> XnatAuthenticator:
 
 
 def login(auth: XnatAuthenticator, username: str, password: str) -> dict[str, Any] | None:
-    return asyncio.run(auth.authenticate(None, {"username": username, "password": password}))
+    return run_async(auth.authenticate(None, {"username": username, "password": password}))
 
 
 def test_a_user_with_the_jupyter_role_gets_in_without_asking_the_site_preference(fake_xnat: FakeXnat) -> None:
@@ -169,7 +169,7 @@ def test_a_slow_xnat_answer_for_one_user_does_not_hold_up_another_users_login(fa
         fake_xnat.release.set()
         assert await asyncio.gather(*slow) == [{"name": n} for n in slow_users]
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_settings_default_from_the_jh_xnat_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,6 @@ the spawn with a message for the user and leaves the spawner as it was.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import types
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 import kubernetes_asyncio.config.kube_config
 import pytest
-from fake_xnat import FakeXnat
+from fake_xnat import FakeXnat, run_async
 from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from traitlets.config import Config
@@ -94,7 +93,7 @@ def spawn(user: str = "alice", server: str = "", **config: Any) -> tuple[KubeSpa
         pod = await spawner.get_pod_manifest()
         return spawner, spawner.api.api_client.sanitize_for_serialization(pod)
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def test_xnat_options_become_the_pod_kubernetes_would_receive(fake_xnat: FakeXnat) -> None:

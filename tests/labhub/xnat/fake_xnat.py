@@ -142,6 +142,11 @@ def run_async(coroutine: Any) -> Any:
         pending = asyncio.all_tasks(loop)
         for task in pending:
             task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        if pending:
+            loop.run_until_complete(_gather(pending))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+
+
+async def _gather(tasks: set[asyncio.Task[Any]]) -> None:
+    await asyncio.gather(*tasks, return_exceptions=True)

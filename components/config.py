@@ -17,6 +17,7 @@ required only when the settings that use them are on, and read with
 from __future__ import annotations
 
 import difflib
+import typing
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -176,7 +177,9 @@ def _model_at(path: list[str]) -> type[BaseModel] | None:
     for alias in path:
         field = next((f for f in model.model_fields.values() if f.alias == alias), None)
         annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):  # `Model | None`: the model
+            annotation = next((a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if annotation is None:
             return None
         model = annotation
     return model

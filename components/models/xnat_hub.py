@@ -9,6 +9,7 @@ The names of its Kubernetes objects are properties here.
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -52,8 +53,8 @@ class ExternalPostgres(Section):
 
 class PostgresConfig(Section):
     image: PinnedImage = Field("postgres:17.6", description="The official postgres image, pinned.")
-    database: str = Field("jupyterhub", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="Database the hub keeps its state in.")
-    user: str = Field("jupyterhub", pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="Role the hub logs in as (owner of the database).")
+    database: str = Field("jupyterhub", description="Database the hub keeps its state in.")
+    user: str = Field("jupyterhub", description="Role the hub logs in as (owner of the database).")
     storage_size: MemoryQuantity = Field("1Gi", description="Size of the database's PersistentVolumeClaim.")
     storage_class: str | None = Field(None, description="StorageClass of that claim; the cluster default when unset.")
     resources: Resources = Field(
@@ -63,6 +64,13 @@ class PostgresConfig(Section):
     external: ExternalPostgres | None = Field(
         None, description="Use this Postgres server instead of deploying one; set the secret `labhub:xnatPostgresPassword` for its role."
     )
+
+    @field_validator("database", "user")
+    @classmethod
+    def _sql_name(cls, name: str) -> str:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+            raise ValueError("must be a plain SQL name: lower-case letters, digits and _, not starting with a digit, at most 63")
+        return name
 
 
 class XnatConnection(Section):
@@ -130,7 +138,7 @@ class XnatHubConfig(Section):
     release_name: DnsLabel = Field("xnat-jupyterhub", max_length=40, description="Helm release name; prefixes the hub's own object names.")
     chart: ChartSource = Field(default_factory=ChartSource, description="Where the z2jh chart comes from.")
     host: str | None = Field(None, description="XNAT's public host; the hub is served there under baseUrl.")
-    base_url: str = Field("/jupyterhub", pattern=r"^/([A-Za-z0-9._-]+/?)*$", description="Path of the hub on the XNAT host.")
+    base_url: str = Field("/jupyterhub", description="Path of the hub on the XNAT host.")
     ingress_class_name: str | None = Field(None, description="IngressClass to use; the cluster default when unset.")
     ingress_annotations: dict[str, str] = Field(default_factory=dict, description="Extra annotations of the hub's Ingress.")
     tls: TlsConfig = Field(default_factory=TlsConfig, description="HTTPS on the ingress.")
@@ -146,6 +154,13 @@ class XnatHubConfig(Section):
     )
     postgres: PostgresConfig = Field(default_factory=PostgresConfig, description="The hub's database.")
     network: XnatNetworkConfig = Field(default_factory=XnatNetworkConfig, description="What the hub may reach besides XNAT and Postgres.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _path(cls, path: str) -> str:
+        if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+/?", path):
+            raise ValueError("must be a path below / on the XNAT host, e.g. /jupyterhub")
+        return path.rstrip("/")
 
     @model_validator(mode="after")
     def _complete(self) -> XnatHubConfig:

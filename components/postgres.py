@@ -41,7 +41,7 @@ class PostgresArgs:
 
 def _probe(config: PostgresConfig, **timing: int) -> dict[str, Any]:
     # Over TCP on loopback: ready means accepting connections the way clients connect.
-    command = ["pg_isready", "--host=127.0.0.1", f"--port={PORT}", f"--username={config.user}", f"--dbname={config.database}"]
+    command = ["pg_isready", "--host=127.0.0.1", f"--username={config.user}", f"--dbname={config.database}"]  # port: 5432 (PGPORT)
     return {"exec": {"command": command}, **timing}
 
 

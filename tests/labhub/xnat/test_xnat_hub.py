@@ -1,10 +1,12 @@
-"""XnatAuthenticator and the spawn hook inside a real JupyterHub 5.5.0, loaded as hub.extraFiles ships them.
+"""XnatAuthenticator and the spawn hook inside a real JupyterHub 5.5.0, configured from the rendered dev stack.
 
-The module file is written beside the hub's jupyterhub_config.py (z2jh mounts
-hub.extraFiles at /usr/local/etc/jupyterhub/ and its config puts that folder on
-sys.path), the authenticator is named as `hub.config.JupyterHub.authenticator_class`
-names it and the hook is set by the same `hub.extraConfig` snippet the XnatHub
-values carry; settings come from the JH_XNAT_* environment as hub.extraEnv sets it.
+The hub is set up from the XNAT hub's chart values as `labhub render` makes them
+for the dev stack, the way z2jh 4.4.0 applies them: `hub.extraFiles` written
+beside the hub's jupyterhub_config.py (z2jh mounts them at /usr/local/etc/jupyterhub/
+and its config puts that folder on sys.path), `hub.config` (authenticator class,
+KubeSpawner settings), `hub.extraConfig` (the spawn hook), `hub.extraEnv` (the
+JH_XNAT_* settings; Secret references filled with this run's values, and the
+XNAT URL pointed at the fake XNAT), and z2jh's static-storage volume and mount.
 
 Invariants: users log in through the hub's own login form only when XNAT says
 yes; a login held up at XNAT does not hold up another user's; a spawn gets the
@@ -26,9 +28,8 @@ from pathlib import Path
 import pytest
 import requests
 from fake_xnat import FakeXnat
-from hub_harness import HubError, HubSettings, RunningHub, missing_executables, start_hub
-
-from labhub.xnat import AUTHENTICATOR_CLASS, HUB_EXTRA_CONFIG, HUB_MODULE, MODULE_NAME
+from hub_harness import HubError, HubSettings, RunningHub, missing_executables, start_hub, z2jh_hub_settings
+from rendered import chart_values
 
 pytestmark = pytest.mark.integration
 
@@ -62,9 +63,9 @@ class RecordingKubeSpawner(KubeSpawner):
 
 c.JupyterHub.spawner_class = RecordingKubeSpawner
 c.KubeSpawner.namespace = "xnat"
-c.KubeSpawner.volumes = [{"name": "home", "persistentVolumeClaim": {"claimName": "workspaces"}}]
-c.KubeSpawner.volume_mounts = [{"name": "home", "mountPath": "/workspace/{unescaped_username}", "subPath": "users/{unescaped_username}"}]
 """
+Z2JH_CONFIG_DIR = "/usr/local/etc/jupyterhub"
+RELEASE = "xnat-jupyterhub"  # the dev stack's XNAT hub release
 OPTIONS = {
     "task_template": {
         "container_spec": {
@@ -98,15 +99,7 @@ def xnat_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XnatHub]:
         user_options={("alice", ""): OPTIONS},
         faults={"/xapi/users/slowpoke/roles": "slow", "/xapi/jupyterhub/users/dave/server/user-options": "500"},
     ).start()
-    settings = HubSettings(
-        authenticator_class=AUTHENTICATOR_CLASS,
-        extra_files={f"{MODULE_NAME}.py": HUB_MODULE.read_text()},
-        extra_config=HUB_EXTRA_CONFIG + RECORDING_SPAWNER,
-        env={"JH_XNAT_URL": xnat.url, "JH_XNAT_USERNAME": xnat.hub_account[0], "JH_XNAT_PASSWORD": xnat.hub_account[1],
-             "JH_XNAT_ARCHIVE_PVC": "archive", "JH_XNAT_UID": "54", "JH_XNAT_GID": "54", "JH_XNAT_TIMEOUT": "20",
-             "KUBECONFIG": str(work / "kubeconfig"), "PODS_DIR": str(work / "pods")},
-        spawn=False,
-    )  # fmt: skip
+    settings = _rendered_hub_settings(xnat, work)
     try:
         with start_hub(settings, work / "hub") as hub:
             yield XnatHub(hub, xnat, work / "pods")
@@ -155,8 +148,12 @@ def test_a_spawn_gets_the_pod_xnat_chose(xnat_hub: XnatHub) -> None:
     assert container["image"] == "xnat/datascience-notebook:1.1.0"
     assert container["resources"]["limits"] == {"cpu": 2.0, "memory": 4 * 1024**3}
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert (env["XNAT_HOST"], env["NB_UID"], env["NB_USER"]) == ("https://xnat.example.org", "54", "alice")
-    assert pod["spec"]["volumes"][-1] == {"name": "xnat-archive", "persistentVolumeClaim": {"claimName": "archive", "readOnly": True}}
+    assert (env["XNAT_HOST"], env["NB_UID"], env["NB_USER"]) == ("https://xnat.example.org", "1000", "alice")
+    assert pod["spec"]["volumes"] == [
+        {"name": "home", "persistentVolumeClaim": {"claimName": "workspaces"}},
+        {"name": "xnat-archive", "persistentVolumeClaim": {"claimName": "archive", "readOnly": True}},
+    ]
+    assert container["workingDir"] == "/workspace/alice"  # hub.config.KubeSpawner.working_dir, expanded
     assert container["volumeMounts"] == [
         {"name": "home", "mountPath": "/workspace/alice", "subPath": "users/alice"},
         {"name": "xnat-archive", "mountPath": "/data/projects/ProjA/experiments/SESS1", "subPath": "ProjA/arc001/SESS1", "readOnly": True},
@@ -176,6 +173,32 @@ def test_no_password_reaches_the_hub_log(xnat_hub: XnatHub) -> None:
     assert "xnat_jupyterhub" in log or "XnatAuthenticator" in log  # the log is the hub's, with our module in it
     for secret in [xnat_hub.xnat.hub_account[1], *(password for password, _ in xnat_hub.xnat.accounts.values())]:
         assert secret not in log
+
+
+def _rendered_hub_settings(xnat: FakeXnat, work: Path) -> HubSettings:
+    """The dev stack's XNAT hub values applied as z2jh applies them (see the module docstring)."""
+    values = chart_values("dev", RELEASE)
+    hub = values["hub"]
+    settings = z2jh_hub_settings(values, secret=lambda path: pytest.fail(f"rendered values lack {path}"))
+    for file in hub["extraFiles"].values():
+        folder, _, name = file["mountPath"].rpartition("/")
+        assert folder == Z2JH_CONFIG_DIR, "only files beside z2jh's jupyterhub_config.py are importable"
+        settings.extra_files[name] = file["stringData"]
+    storage = values["singleuser"]["storage"]  # z2jh's jupyterhub_config.py, storage type static
+    static_storage = (
+        f"c.KubeSpawner.volumes = [{{'name': 'home', 'persistentVolumeClaim': {{'claimName': {storage['static']['pvcName']!r}}}}}]\n"
+        f"c.KubeSpawner.volume_mounts = [{{'mountPath': {storage['homeMountPath']!r}, 'name': 'home', 'subPath': {storage['static']['subPath']!r}}}]\n"
+    )
+    settings.extra_config = static_storage + "".join(hub["extraConfig"][k] for k in sorted(hub["extraConfig"])) + RECORDING_SPAWNER
+    secrets = {"xnat-jupyterhub-xnat-account": xnat.hub_account[1], "xnat-jupyterhub-postgres": "unused-here"}
+    env = {}
+    for name, value in hub["extraEnv"].items():
+        ref = value["valueFrom"]["secretKeyRef"] if isinstance(value, dict) else None
+        env[name] = secrets[ref["name"]] if ref else value
+    env["JH_XNAT_URL"] = xnat.url  # the one change: the fake XNAT instead of the in-cluster one
+    settings.env = {**env, "KUBECONFIG": str(work / "kubeconfig"), "PODS_DIR": str(work / "pods")}
+    settings.spawn = False
+    return settings
 
 
 def _login(xnat_hub: XnatHub, user: str) -> int:

@@ -10,6 +10,7 @@ from components.labels import standard_labels
 from components.notebook_templates import NotebookTemplates, NotebookTemplatesArgs
 from components.spyglass_hub import SpyglassHub, SpyglassHubArgs
 from components.stack_secrets import StackSecrets, StackSecretsArgs
+from components.xnat_hub import XnatHub, XnatHubArgs
 
 cfg = stack_config.load()
 hub = cfg.spyglass_hub
@@ -22,9 +23,22 @@ if hub.enabled:
         metadata=k8s.meta.v1.ObjectMetaArgs(name=hub.namespace, labels=standard_labels(hub.namespace, "namespace")),
     )
 
+xnat_cfg = cfg.xnat_hub
+xnat_namespace = None
+if xnat_cfg.enabled and xnat_cfg.create_namespace:
+    # The XNAT hub, its Postgres and its users' servers; XNAT's archive and workspaces PVCs must be here too.
+    xnat_namespace = k8s.core.v1.Namespace(
+        "xnat-namespace",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=xnat_cfg.namespace, labels=standard_labels(xnat_cfg.namespace, "namespace")),
+    )
+
 secrets = StackSecrets(
     "secrets",
-    StackSecretsArgs(config=cfg, spyglass_namespace=spyglass_namespace.metadata.name if spyglass_namespace else None),
+    StackSecretsArgs(
+        config=cfg,
+        spyglass_namespace=spyglass_namespace.metadata.name if spyglass_namespace else None,
+        xnat_namespace=(xnat_namespace.metadata.name if xnat_namespace else xnat_cfg.namespace) if xnat_cfg.enabled else None,
+    ),
 )
 
 if hub.enabled:
@@ -57,3 +71,13 @@ if hub.enabled:
         ),
     )
     pulumi.export("spyglassHubUrl", spyglass.url)
+
+if xnat_cfg.enabled:
+    namespace = xnat_namespace.metadata.name if xnat_namespace else xnat_cfg.namespace
+    xnat_hub = XnatHub("xnat", XnatHubArgs(config=xnat_cfg, namespace=namespace, secrets=secrets.xnat_hub))
+    # What the XNAT admin enters in the JupyterHub plugin's settings (docs/xnat.md).
+    pulumi.export("xnatJupyterHubUrl", xnat_hub.url)
+    pulumi.export("xnatJupyterHubApiUrl", xnat_hub.api_url)
+    pulumi.export("xnatJupyterHubServiceToken", xnat_hub.service_token)
+    pulumi.export("xnatJupyterHubXnatAccount", xnat_hub.xnat_account)
+    pulumi.export("xnatJupyterHubXnatPassword", xnat_hub.xnat_password)

@@ -28,7 +28,7 @@ from labhub.xnat import HUB_MODULE
 from labhub.z2jh_schema import validate_z2jh_values
 
 CHART = "kubernetes:helm.sh/v4:Chart"
-SECRET = "kubernetes:core/v1:Secret"
+SECRET = "kubernetes:core/v1:Secret"  # pragma: allowlist secret
 XNAT = {"url": "https://xnat-web.xnat.svc:8443", "namespace": "xnat", "podLabels": {"app": "xnat-web"}, "uid": 54, "gid": 55}
 HUB = {"enabled": True, "releaseName": "jh", "host": "xnat.example.org", "xnat": XNAT}
 

@@ -168,7 +168,7 @@ def clean_sql(src: BinaryIO, dst: BinaryIO, *, shorten_varchars: bool = False) -
             stats.bytes_out += len(out)
             continue
         first = line
-        if shorten_varchars and at_start and line.rstrip(b"\r\n") == SQL_MODE_HEADER:
+        if shorten_varchars and at_start and line.startswith(SQL_MODE_HEADER) and not line[len(SQL_MODE_HEADER) :].strip():
             line = STRICT_SQL_MODE_HEADER + line[len(SQL_MODE_HEADER) :]
         dst.write(line)
         stats.bytes_out += len(line)
@@ -179,9 +179,9 @@ def clean_sql(src: BinaryIO, dst: BinaryIO, *, shorten_varchars: bool = False) -
             stats.bytes_in += len(line)
             stats.bytes_out += len(line)
             dst.write(line)
-        tail = line.rstrip(b"\r\n")
-        standalone = at_start and (first.startswith(b"--") or not first.strip() or (first.startswith(b"/*") and tail.endswith(b"*/")))
-        at_start = tail.rstrip().endswith(b";") or standalone
+        end = line[-16:].rstrip()  # only the end of a line is looked at: a data line is never copied again
+        standalone = at_start and (first.startswith(b"--") or (len(first) < 256 and not first.strip()) or (first.startswith(b"/*") and end.endswith(b"*/")))
+        at_start = end.endswith(b";") or standalone
     if definition is not None:
         raise DumpFormatError("the dump ends inside a CREATE statement (truncated file?)")
     return stats

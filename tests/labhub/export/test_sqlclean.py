@@ -150,3 +150,8 @@ def test_a_definition_without_end_is_refused_at_the_size_limit(monkeypatch: pyte
     monkeypatch.setattr(sqlclean, "MAX_DDL", 1000)
     with pytest.raises(DumpFormatError, match="runs past 1000 bytes"):
         clean(b"CREATE TABLE `t` (\n" + b"  `a` int,\n" * 200)
+
+
+def test_blank_and_comment_lines_between_statements_keep_the_next_definition_recognised() -> None:
+    dump = b"/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump\n   \n\r\n" + TABLE
+    assert clean(dump) == dump.replace(TABLE, CLEAN_TABLE)

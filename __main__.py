@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import config as stack_config
+from components.lab_database import LabDatabase, LabDatabaseArgs
 from components.labels import standard_labels
 from components.notebook_templates import NotebookTemplates, NotebookTemplatesArgs
 from components.spyglass_hub import SpyglassHub, SpyglassHubArgs
@@ -22,10 +23,37 @@ if hub.enabled:
         metadata=k8s.meta.v1.ObjectMetaArgs(name=hub.namespace, labels=standard_labels(hub.namespace, "namespace")),
     )
 
+lab_db = cfg.lab_database
+lab_db_namespace = None
+if lab_db.enabled:
+    # The shared lab MySQL, its account Secrets and its roles Job live here.
+    lab_db_namespace = k8s.core.v1.Namespace(
+        "lab-db-namespace",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=lab_db.namespace, labels=standard_labels(lab_db.namespace, "namespace")),
+    )
+
 secrets = StackSecrets(
     "secrets",
-    StackSecretsArgs(config=cfg, spyglass_namespace=spyglass_namespace.metadata.name if spyglass_namespace else None),
+    StackSecretsArgs(
+        config=cfg,
+        spyglass_namespace=spyglass_namespace.metadata.name if spyglass_namespace else None,
+        lab_database_namespace=lab_db_namespace.metadata.name if lab_db_namespace else None,
+    ),
 )
+
+if lab_db.enabled:
+    assert lab_db_namespace is not None
+    lab_database = LabDatabase(
+        "lab-db",
+        LabDatabaseArgs(
+            config=lab_db,
+            namespace=lab_db_namespace.metadata.name,
+            secrets=secrets.lab_database,
+            project_dir=Path(__file__).resolve().parent,
+            client_namespaces=(hub.namespace,) if hub.enabled else (),
+        ),
+    )
+    pulumi.export("labDatabaseHost", lab_database.host)
 
 if hub.enabled:
     assert spyglass_namespace is not None
@@ -54,6 +82,7 @@ if hub.enabled:
             secrets=secrets.spyglass_hub,
             services=services,
             load_roles=load_roles,
+            lab_database=lab_db if lab_db.enabled else None,
         ),
     )
     pulumi.export("spyglassHubUrl", spyglass.url)

@@ -26,6 +26,7 @@ import pulumi
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticUndefined
 
+from components.models.lab_database import LabDatabaseConfig
 from components.models.not_built import NotBuiltConfig
 from components.models.notebook_templates import NotebookTemplatesConfig
 from components.models.secrets import GENERATED_SECRETS, SecretsConfig
@@ -46,7 +47,7 @@ class StackConfig(Section):
     notebook_templates: NotebookTemplatesConfig = Field(default_factory=NotebookTemplatesConfig, description="NotebookTemplates component.")
     xnat_hub: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="XnatHub + Postgres component (not built yet).")
     backups: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="Backups component (not built yet).")
-    lab_database: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="LabDatabase component (not built yet).")
+    lab_database: LabDatabaseConfig = Field(default_factory=LabDatabaseConfig, description="LabDatabase component: the shared lab MySQL.")
     paper_environments: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="PaperEnvironments component (not built yet).")
 
     @model_validator(mode="after")

@@ -27,6 +27,7 @@ import pulumi_kubernetes as k8s
 from components import mysql_sidecar
 from components.config import ConfigError
 from components.labels import standard_labels
+from components.models.lab_database import LabDatabaseConfig
 from components.models.spyglass_hub import SpyglassHubConfig
 from components.spyglass_values import HubTokens, spyglass_hub_values
 from components.stack_secrets import SpyglassHubSecrets
@@ -36,14 +37,19 @@ CHART_NAME = "jupyterhub"
 _SCHEMA_PLACEHOLDER = "<generated>"  # stands in for each token while the values are checked against the schema
 
 
-def check_values_schema(hub: SpyglassHubConfig, services: Mapping[str, Mapping[str, Any]], load_roles: Mapping[str, Mapping[str, Any]]) -> None:
+def check_values_schema(
+    hub: SpyglassHubConfig,
+    services: Mapping[str, Mapping[str, Any]],
+    load_roles: Mapping[str, Mapping[str, Any]],
+    lab_database: LabDatabaseConfig | None = None,
+) -> None:
     """ConfigError naming every values path the chart's schema refuses, before anything is registered.
 
     The tokens are not known yet (they are Outputs), so placeholders stand in:
     the schema checks their place and type, not their value.
     """
     tokens = HubTokens(_SCHEMA_PLACEHOLDER, _SCHEMA_PLACEHOLDER, [_SCHEMA_PLACEHOLDER], _SCHEMA_PLACEHOLDER)
-    errors = validate_z2jh_values(spyglass_hub_values(hub, tokens, services=services, load_roles=load_roles))
+    errors = validate_z2jh_values(spyglass_hub_values(hub, tokens, services=services, load_roles=load_roles, lab_database=lab_database))
     if errors:
         raise ConfigError(f"labhub:spyglassHub: the z2jh {hub.chart.version} values schema refuses the values built from it:\n  " + "\n  ".join(errors))
 
@@ -58,6 +64,7 @@ class SpyglassHubArgs:
     # Hub services (name -> z2jh service, api_token may be an Output) and their roles.
     services: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     load_roles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    lab_database: LabDatabaseConfig | None = None  # the shared lab MySQL, when on: user pods may reach it
 
 
 class SpyglassHub(pulumi.ComponentResource):
@@ -71,7 +78,7 @@ class SpyglassHub(pulumi.ComponentResource):
         super().__init__("labhub:components:SpyglassHub", name, None, opts)
         hub = args.config
         secrets = args.secrets
-        check_values_schema(hub, args.services, args.load_roles)
+        check_values_schema(hub, args.services, args.load_roles, args.lab_database)
         self.url = hub.url
         child = pulumi.ResourceOptions(parent=self)
 
@@ -88,7 +95,11 @@ class SpyglassHub(pulumi.ComponentResource):
         def values(resolved: list[Any]) -> dict[str, Any]:
             proxy_token, cookie_secret, crypt_key, client_secret = resolved
             return spyglass_hub_values(
-                hub, HubTokens(proxy_token, cookie_secret, [crypt_key], client_secret), services=args.services, load_roles=args.load_roles
+                hub,
+                HubTokens(proxy_token, cookie_secret, [crypt_key], client_secret),
+                services=args.services,
+                load_roles=args.load_roles,
+                lab_database=args.lab_database,
             )
 
         # The z2jh release itself; waits for the Secret and ConfigMap its pods mount.

@@ -19,6 +19,8 @@ from typing import Any
 from components import mysql_sidecar as sidecar
 from components.credential_paths import Z2JH_CREDENTIAL_PATHS
 from components.fields import split_image
+from components.models.lab_database import PORT as LAB_DB_PORT
+from components.models.lab_database import LabDatabaseConfig
 from components.models.spyglass_hub import AuthConfig, SpyglassHubConfig
 from components.quantities import parse_cpu_quantity
 
@@ -95,7 +97,7 @@ def _roles(load_roles: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, A
     return {name: dict(role) for name, role in load_roles.items()}
 
 
-def network_policy(hub: SpyglassHubConfig) -> dict[str, Any]:
+def network_policy(hub: SpyglassHubConfig, lab_database: LabDatabaseConfig | None = None) -> dict[str, Any]:
     """`singleuser.networkPolicy`: user pods accept only the hub and proxy, and reach no other pod.
 
     z2jh's default already lets in only pods labelled
@@ -108,6 +110,9 @@ def network_policy(hub: SpyglassHubConfig) -> dict[str, Any]:
     merged values file cannot reopen one, and carve such CIDRs out of internet
     egress. The sidecar's loopback binding is the real wall; this policy is
     the second one (and needs a CNI that enforces NetworkPolicy).
+
+    With the shared lab MySQL on, user pods may also reach it, and only it:
+    its pods in its namespace, on its port (its own policy admits them back).
     """
     network = hub.network
     carve_out = network.internet_egress and bool(network.non_private_cluster_cidrs)
@@ -115,6 +120,8 @@ def network_policy(hub: SpyglassHubConfig) -> dict[str, Any]:
     if carve_out:
         excepts = [*PRIVATE_RANGES, CLOUD_METADATA, *network.non_private_cluster_cidrs]
         egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": excepts}}]})
+    if lab_database is not None:
+        egress.append(lab_database_egress(lab_database))
     return {
         "enabled": True,
         "ingress": [],
@@ -129,6 +136,14 @@ def network_policy(hub: SpyglassHubConfig) -> dict[str, Any]:
             "nonPrivateIPs": network.internet_egress and not carve_out,
             "privateIPs": False,
         },
+    }
+
+
+def lab_database_egress(db: LabDatabaseConfig) -> dict[str, Any]:
+    """The one egress rule to the shared lab MySQL: its pods, in its namespace, on its port."""
+    return {
+        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": db.namespace}}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": db.name}}}],
+        "ports": [{"protocol": "TCP", "port": LAB_DB_PORT}],
     }
 
 
@@ -185,6 +200,7 @@ def spyglass_hub_values(
     *,
     services: Mapping[str, Mapping[str, Any]] | None = None,
     load_roles: Mapping[str, Mapping[str, Any]] | None = None,
+    lab_database: LabDatabaseConfig | None = None,
 ) -> dict[str, Any]:
     """The z2jh values of one Spyglass hub; the tokens land at `Z2JH_CREDENTIAL_PATHS` and nowhere else.
 
@@ -230,7 +246,7 @@ def spyglass_hub_values(
             "memory": {"limit": single.memory_limit, "guarantee": single.memory_guarantee},
             "cpu": {"limit": _number(single.cpu_limit), "guarantee": _number(single.cpu_guarantee)},
             "storage": storage,
-            "networkPolicy": network_policy(hub),
+            "networkPolicy": network_policy(hub, lab_database),
             **wiring,
         },
     }

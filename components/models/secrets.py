@@ -17,6 +17,8 @@ GENERATED_SECRETS: dict[str, str] = {
     "mysqlRootPassword": "root password of every user's MySQL sidecar",
     "templatesApiToken": "JupyterHub API token of the notebook templating service",
     "templatesSigningKey": "key signing the templating server's confirmation tokens",
+    "labDatabaseRootPassword": "root password of the shared lab MySQL",
+    "labDatabaseUserPasswords": "every lab database account's password (each lab user's, the backup account's)",
 }
 
 

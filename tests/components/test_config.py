@@ -110,7 +110,7 @@ def test_keys_of_other_namespaces_are_left_to_their_providers() -> None:
         pytest.param(
             _raw(secrets={"rotation": {"mysqlPassword": "2026-01-01"}}),
             "labhub:secrets.rotation: unknown secret mysqlPassword; allowed: proxyToken, cookieSecret, cryptKeeperKey, "
-            "mysqlRootPassword, templatesApiToken, templatesSigningKey",
+            "mysqlRootPassword, templatesApiToken, templatesSigningKey, labDatabaseRootPassword, labDatabaseUserPasswords",
             id="unknown-rotation-key",
         ),
         pytest.param(

@@ -27,3 +27,11 @@ def chart_values(stack: str, release: str) -> dict[str, Any]:
 
 def singleuser(stack: str, release: str = "spyglass") -> dict[str, Any]:
     return chart_values(stack, release)["singleuser"]
+
+
+@functools.cache
+def manifest(stack: str, type_: str, k8s_name: str) -> dict[str, Any]:
+    """One Kubernetes object's inputs as the engine receives them for `stack` (secrets still wrapped)."""
+    run = run_stack(stack, PROJECT_DIR)
+    (resource,) = [r for r in run.by_type(type_) if r.inputs["metadata"]["name"] == k8s_name]
+    return resource.inputs

@@ -6,7 +6,8 @@ role, logged in with the password from their file, is allowed and denied
 each operation on shared-module, own-prefix and other-prefix schemas as the
 table in Spyglass's docs says; applying again changes no account's grants;
 applying a changed spec converges (CREATE taken back from dj_user, a user
-demoted); the backup account can dump everything consistently and write
+demoted); the prod Job's rendered command line, run as the pod runs it,
+gives each prod user their role; the backup account can dump everything consistently and write
 nothing; a bad input stops the command before any SQL runs.
 
 MariaDB 10.11 stands in for MySQL 8.0 with the `mariadb` dialect (see
@@ -273,3 +274,49 @@ def test_no_password_reaches_the_jobs_output(lab: LabServer) -> None:
     output = result.stdout + result.stderr
     assert "accounts:" in output
     assert not [name for name, pw in lab.passwords.items() if pw in output]
+
+
+def test_the_prod_jobs_exact_command_line_applies_the_prod_roles(mariadb_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The Job's args as rendered for prod, run against a fresh server with its volumes laid out as the kubelet does.
+
+    Substitutions, each one the test must make: the mount paths -> tmp dirs holding
+    the same files; --host lab-db / --port 3306 -> this server; the ConfigMap's SQL
+    -> the same prod RolesSpec printed in the mariadb dialect (the rendered text is
+    MySQL 8's, which MariaDB refuses); the entrypoint `labhub db` -> this checkout's CLI.
+    """
+    from components.config import parse_stack_config
+    from labhub.engine import PROJECT_DIR, read_stack_files
+    from rendered import manifest
+
+    prod = parse_stack_config(read_stack_files(PROJECT_DIR, "prod").config).lab_database
+    job = manifest("prod", "kubernetes:batch/v1:Job", prod.roles_job_name)
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+
+    datadir = mariadb_factory.new_datadir("labdb-prod-job")
+    sock, port = datadir.parent / "mysqld.sock", mariadb_factory.free_port()
+    args = ["--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={port}", "--bind-address=127.0.0.1", "--skip-name-resolve"]
+    server = mariadb_factory.start(datadir, args, socket_path=sock, port=port)
+    root_password = secrets.token_urlsafe(24)
+    with server.root() as conn, conn.cursor() as cur:
+        cur.execute("ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY %s", (root_password,))
+
+    accounts = {item["path"]: secrets.token_urlsafe(24) for source in volumes["passwords"]["projected"]["sources"] for item in source["secret"]["items"]}
+    assert "items" not in volumes["root"]["secret"]  # so its files are named by the Secret's keys: `password`
+    layout = {
+        mounts["roles"]: secret_volume(tmp_path / "roles", {"roles.sql": render_sql(prod.roles, "mariadb")}),
+        mounts["passwords"]: secret_volume(tmp_path / "passwords", accounts),
+        mounts["root"]: secret_volume(tmp_path / "root", {"password": root_password}),
+    }
+    command = list(container["args"])
+    for mount, local in layout.items():
+        command = [a.replace(mount, str(local)) for a in command]
+    command[command.index("--host") + 1], command[command.index("--port") + 1] = "127.0.0.1", str(port)
+    result = subprocess.run([*LABHUB, "db", *command], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert result.returncode == 0, result.stderr
+    for user in prod.roles.users:
+        with pymysql.connect(host="127.0.0.1", port=port, user=user.name, password=accounts[user.name]) as conn, conn.cursor() as cur:
+            cur.execute("SELECT CURRENT_ROLE()")
+            assert cur.fetchone() == (f"dj_{user.role}",), user

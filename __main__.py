@@ -9,6 +9,7 @@ from components import config as stack_config
 from components.lab_database import LabDatabase, LabDatabaseArgs
 from components.labels import standard_labels
 from components.notebook_templates import NotebookTemplates, NotebookTemplatesArgs
+from components.paper_environments import PaperEnvironments, PaperEnvironmentsArgs
 from components.spyglass_hub import SpyglassHub, SpyglassHubArgs
 from components.stack_secrets import StackSecrets, StackSecretsArgs
 
@@ -74,6 +75,13 @@ if hub.enabled:
         pulumi.export("SAMPLEDB_JUPYTERHUB_URL", hub.url)
         pulumi.export("SAMPLEDB_JUPYTERHUB_TEMPLATES_URL", templates.templates_url)
 
+    papers = []
+    if cfg.paper_environments.enabled:
+        paper_environments = PaperEnvironments(
+            "papers", PaperEnvironmentsArgs(config=cfg.paper_environments, project_dir=Path(__file__).resolve().parent)
+        )
+        papers = paper_environments.papers
+
     spyglass = SpyglassHub(
         "spyglass",
         SpyglassHubArgs(
@@ -83,6 +91,7 @@ if hub.enabled:
             services=services,
             load_roles=load_roles,
             lab_database=lab_db if lab_db.enabled else None,
+            papers=papers,
         ),
     )
     pulumi.export("spyglassHubUrl", spyglass.url)

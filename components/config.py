@@ -29,6 +29,7 @@ from pydantic_core import PydanticUndefined
 from components.models.lab_database import LabDatabaseConfig
 from components.models.not_built import NotBuiltConfig
 from components.models.notebook_templates import NotebookTemplatesConfig
+from components.models.paper_environments import PaperEnvironmentsConfig
 from components.models.secrets import GENERATED_SECRETS, SecretsConfig
 from components.models.section import Section
 from components.models.spyglass_hub import SpyglassHubConfig
@@ -48,12 +49,16 @@ class StackConfig(Section):
     xnat_hub: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="XnatHub + Postgres component (not built yet).")
     backups: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="Backups component (not built yet).")
     lab_database: LabDatabaseConfig = Field(default_factory=LabDatabaseConfig, description="LabDatabase component: the shared lab MySQL.")
-    paper_environments: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="PaperEnvironments component (not built yet).")
+    paper_environments: PaperEnvironmentsConfig = Field(
+        default_factory=PaperEnvironmentsConfig, description="PaperEnvironments component: Spyglass paper exports as hub profiles."
+    )
 
     @model_validator(mode="after")
     def _cross_component(self) -> StackConfig:
         if self.notebook_templates.enabled and not self.spyglass_hub.enabled:
             raise ValueError("notebookTemplates runs as a service of the Spyglass hub: enable spyglassHub too")
+        if self.paper_environments.enabled and not self.spyglass_hub.enabled:
+            raise ValueError("paperEnvironments are profiles of the Spyglass hub: enable spyglassHub too")
         return self
 
 

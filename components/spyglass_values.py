@@ -12,7 +12,7 @@ containers by Secret reference.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from components.credential_paths import Z2JH_CREDENTIAL_PATHS
 from components.fields import split_image
 from components.models.lab_database import PORT as LAB_DB_PORT
 from components.models.lab_database import LabDatabaseConfig
+from components.models.paper_environments import PaperConfig
 from components.models.spyglass_hub import AuthConfig, SpyglassHubConfig
 from components.quantities import parse_cpu_quantity
 
@@ -147,6 +148,52 @@ def lab_database_egress(db: LabDatabaseConfig) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class PaperProfile:
+    """A paper offered on the hub: its config and its two images, resolved (digests)."""
+
+    paper: PaperConfig
+    notebook_image: str
+    database_image: str
+
+
+def profile_list(hub: SpyglassHubConfig, papers: Sequence[PaperProfile]) -> list[dict[str, Any]]:
+    """`singleuser.profileList`: the lab's own environment (default), then one profile per paper.
+
+    A paper's profile swaps the notebook image for the paper's and the MySQL
+    sidecar's image for the paper's database image; everything else about the
+    sidecar (root password Secret, loopback bind, probes) is the hub's own. With
+    persistent sidecar data, each paper gets its own data folder, so the export
+    is loaded once per user and paper, never over the user's own database.
+    """
+    if not papers:
+        return []
+    profiles: list[dict[str, Any]] = [
+        {"display_name": "Spyglass", "slug": "spyglass", "description": "The lab's Spyglass environment with your own database.", "default": True}
+    ]
+    for entry in papers:
+        mysql = hub.mysql.model_copy(
+            update={
+                "image": entry.database_image,
+                "persistence": hub.mysql.persistence.model_copy(update={"data_sub_path": f"{hub.mysql.persistence.data_sub_path}-paper-{entry.paper.name}"}),
+            }
+        )
+        wiring = mysql_pod_wiring(hub.model_copy(update={"mysql": mysql}))
+        # The paper's notebooks are in its image: open JupyterLab, not the lab's default (e.g. a git pull).
+        override: dict[str, Any] = {"image": entry.notebook_image, "default_url": "/lab", "extra_containers": wiring["extraContainers"]}
+        if wiring["initContainers"]:
+            override["init_containers"] = wiring["initContainers"]
+        profiles.append(
+            {
+                "display_name": entry.paper.display_name,
+                "slug": f"paper-{entry.paper.name}",
+                "description": "The paper's analysis environment, with its database preloaded (a Spyglass export).",
+                "kubespawner_override": override,
+            }
+        )
+    return profiles
+
+
 def mysql_pod_wiring(hub: SpyglassHubConfig) -> dict[str, Any]:
     """The `singleuser` keys that add the sidecar: containers, volumes, the notebook's env and client file."""
     side = hub.mysql
@@ -201,6 +248,7 @@ def spyglass_hub_values(
     services: Mapping[str, Mapping[str, Any]] | None = None,
     load_roles: Mapping[str, Mapping[str, Any]] | None = None,
     lab_database: LabDatabaseConfig | None = None,
+    papers: Sequence[PaperProfile] = (),
 ) -> dict[str, Any]:
     """The z2jh values of one Spyglass hub; the tokens land at `Z2JH_CREDENTIAL_PATHS` and nowhere else.
 
@@ -248,5 +296,6 @@ def spyglass_hub_values(
             "storage": storage,
             "networkPolicy": network_policy(hub, lab_database),
             **wiring,
+            **({"profileList": profile_list(hub, papers)} if papers else {}),
         },
     }

@@ -156,3 +156,25 @@ def test_a_dump_the_target_rejects_loads_after_prepare_with_identical_checksums(
             assert cur.fetchone() == (") ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_bin;",)
             cur.execute("SELECT COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'paperx_common' AND TABLE_NAME = 'nwbfile' AND COLUMN_NAME = 'note'")
             assert cur.fetchone() == ("utf8mb4_bin",)  # a column's own collation is kept
+
+
+def test_the_example_papers_database_sql_loads_where_its_export_is_refused(mariadb_factory) -> None:  # type: ignore[no-untyped-def]
+    """papers/example (what prod builds): the server takes the prepared SQL, and refuses the export as Spyglass wrote it."""
+    from labhub.engine import PROJECT_DIR
+
+    example = PROJECT_DIR / "papers" / "example"
+    context = example / "context"
+    datadir = mariadb_factory.new_datadir("paper-example")
+    sock, port = datadir.parent / "mysqld.sock", mariadb_factory.free_port()
+    cnf = datadir.parent / "my.cnf"
+    cnf.write_text((context / "mysqld.cnf").read_text().replace("[mysqld]\n", f"[mysqld]\ndatadir={datadir}\nsocket={sock}\nport={port}\nbind-address=127.0.0.1\n", 1))
+    server = mariadb_factory.start(datadir, [f"--defaults-file={cnf}"], socket_path=sock, port=port)
+    refused = load(server, example / "export" / "_Populate_example-paper.sql")
+    assert refused.returncode != 0 and b"Unknown collation: 'utf8mb4_0900_ai_ci'" in refused.stderr
+    with server.root() as conn, conn.cursor() as cur:
+        cur.execute("DROP DATABASE common_nwbfile")
+    loaded = load(server, context / "initdb" / "1-_Populate_example-paper.sql")
+    assert loaded.returncode == 0, loaded.stderr.decode()
+    with server.root() as conn, conn.cursor() as cur:
+        cur.execute("SELECT note FROM common_nwbfile.analysis_note")
+        assert cur.fetchone() == ("Imported on a server that had ) ENGINE=InnoDB DEFAULT CHARSET=latin1; this note must stay as written",)

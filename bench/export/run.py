@@ -22,7 +22,7 @@ the pipeline, the largest of its 15 processes), and the number of data lines
 (INSERT statements) that differ from the input. Two dump sizes, so peak RSS
 can be compared across them.
 
-Usage: .venv/bin/python bench/export/run.py [--sizes-mib 128 1024] [--rounds 1] [--workdir DIR]
+Usage: .venv/bin/python bench/export/run.py [--sizes-mib 128 1024] [--rounds 1] [--layout mysql|mariadb] [--workdir DIR]
 Exit 1 if a target is missed: labhub at least as fast as the seed pipeline at
 every size, labhub's peak RSS within 8 MiB across sizes, no data line
 changed by labhub (and sed seen to change some).
@@ -96,7 +96,7 @@ LINE_BYTES = 1 << 20
 LINES_PER_TABLE = 8
 
 
-def generate(path: Path, size: int) -> int:
+def generate(path: Path, size: int, layout: str = "mysql") -> int:
     """Write a dump of about `size` bytes; return the number of INSERT lines (each holds one planted row)."""
     inserts = 0
     with path.open("wb", buffering=1 << 20) as out:
@@ -111,7 +111,10 @@ def generate(path: Path, size: int) -> int:
                     rows.append(ROW % (row, row % 97, row))
                     length += len(rows[-1]) + 1
                     row += 1
-                chunk += b"INSERT INTO `table_%d` VALUES " % table + b",".join(rows) + b";\n"
+                if layout == "mysql":  # mysqldump: one extended INSERT per line
+                    chunk += b"INSERT INTO `table_%d` VALUES " % table + b",".join(rows) + b";\n"
+                else:  # mariadb-dump >= 10.11: one row per line
+                    chunk += b"INSERT INTO `table_%d` VALUES\n" % table + b",\n".join(rows) + b";\n"
                 inserts += 1
             chunk += b"/*!40000 ALTER TABLE `table_%d` ENABLE KEYS */;\nUNLOCK TABLES;\n\n" % table
             out.write(chunk)
@@ -171,11 +174,12 @@ def labhub(dump: Path, work: Path) -> tuple[float, int, Path]:
 
 
 def changed_data_lines(source: Path, output: Path) -> tuple[int, int]:
-    """(INSERT lines that differ from the input, INSERT lines compared); both files keep the input's line count."""
+    """(data lines that differ from the input, data lines compared): INSERT lines, and the row lines of
+    mariadb-dump's layout; both files keep the input's line count."""
     changed = compared = 0
     with source.open("rb") as a, output.open("rb") as b:
         for left, right in zip(a, b, strict=True):
-            if left.startswith(b"INSERT"):
+            if left.startswith((b"INSERT", b"(")):
                 compared += 1
                 changed += left != right
     return changed, compared
@@ -185,6 +189,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes-mib", type=int, nargs="+", default=[128, 1024])
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--layout", choices=["mysql", "mariadb"], default="mysql", help="mysqldump's one INSERT per line, or mariadb-dump's one row per line")
     parser.add_argument("--workdir", type=Path, default=None, help="where the dumps go (default: a temp dir; needs ~4x the largest size)")
     args = parser.parse_args()
     ok = True
@@ -194,7 +199,7 @@ def main() -> int:
             work = Path(tmp) / f"{size_mib}"
             work.mkdir()
             dump = work / "_Populate_bench.sql"
-            inserts = generate(dump, size_mib << 20)
+            inserts = generate(dump, size_mib << 20, args.layout)
             with dump.open("rb") as warm:  # page cache warm for every tool alike
                 while warm.read(1 << 24):
                     pass
@@ -204,8 +209,8 @@ def main() -> int:
                 for name, tool in zip(results, (seed_pipeline, seed_one_pass, labhub), strict=True):
                     seconds, rss, outputs[name] = tool(dump, work)
                     results[name].append((seconds, rss))
-            print(f"\n## {size_mib} MiB dump ({dump.stat().st_size} bytes, {inserts} INSERT lines), {args.rounds} round(s)\n")
-            print("| tool | wall median (min) | peak RSS | INSERT lines changed |")
+            print(f"\n## {size_mib} MiB dump, {args.layout} layout ({dump.stat().st_size} bytes, {inserts} INSERT statements), {args.rounds} round(s)\n")
+            print("| tool | wall median (min) | peak RSS | data lines changed |")
             print("| --- | --- | --- | --- |")
             for name, runs in results.items():
                 walls = [w for w, _ in runs]

@@ -12,12 +12,12 @@ from components.models.section import Section
 # Every credential StackSecrets generates, by the name its rotation keeper uses.
 GENERATED_SECRETS: dict[str, str] = {
     "proxyToken": "z2jh proxy auth token (hub <-> configurable-http-proxy)",
-    "cookieSecret": "JupyterHub cookie secret; rotating it logs every user out",
+    "cookieSecret": "JupyterHub cookie secret; rotating it logs every user out",  # pragma: allowlist secret
     "cryptKeeperKey": "JupyterHub CryptKeeper key encrypting auth state",
     "mysqlRootPassword": "root password of every user's MySQL sidecar",
     "templatesApiToken": "JupyterHub API token of the notebook templating service",
     "templatesSigningKey": "key signing the templating server's confirmation tokens",
-    "labDatabaseRootPassword": "root password of the shared lab MySQL",
+    "labDatabaseRootPassword": "root password of the shared lab MySQL",  # pragma: allowlist secret
     "labDatabaseUserPasswords": "every lab database account's password (each lab user's, the backup account's)",
 }
 

@@ -27,7 +27,7 @@ from labhub.engine import PROJECT_DIR, StackRun
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 JOB = "kubernetes:batch/v1:Job"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
-SECRET = "kubernetes:core/v1:Secret"
+SECRET = "kubernetes:core/v1:Secret"  # pragma: allowlist secret
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 CHART = "kubernetes:helm.sh/v4:Chart"
 

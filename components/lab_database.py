@@ -13,8 +13,12 @@ the ConfigMap's SQL, which is exactly what `labhub db roles-sql --stack S`
 prints. The Job is named after that SQL, so changing roles or users makes a
 new Job, and an unchanged stack leaves the finished Job alone.
 
-Root's password comes from StackSecrets through the image's own
-MYSQL_ROOT_PASSWORD (a secretKeyRef, never a literal). What it does not do:
+Root's password comes from StackSecrets: the image's own MYSQL_ROOT_PASSWORD
+(a secretKeyRef, never a literal) at initialisation, then the Secret's
+init.sql at every start (the Spyglass sidecar's wrapper), so rotating it
+(`labhub:secrets.rotation.labDatabaseRootPassword`) restarts the server with
+the new one; rotating the accounts' keeper makes a new roles Job, which sets
+their new passwords. What it does not do:
 back up (the Backups component dumps it with the `backupUser` account) or
 give users their passwords in their notebooks.
 """
@@ -30,6 +34,7 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
+from components import mysql_sidecar
 from components.labels import standard_labels
 from components.models.lab_database import PASSWORD_KEY, PORT, ROLES_SQL_KEY, LabDatabaseConfig
 from components.quantities import parse_memory_quantity
@@ -71,7 +76,11 @@ def tools_source_digest(project_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def statefulset_spec(config: LabDatabaseConfig, labels: dict[str, str], config_map: Any, root_secret: Any) -> dict[str, Any]:
+def statefulset_spec(config: LabDatabaseConfig, labels: dict[str, str], config_map: Any, root_secret: Any, root_rotation: str) -> dict[str, Any]:
+    """The pod runs the official entrypoint through the sidecar's wrapper: on an existing data directory it adds
+    --init-file (the Secret's init.sql), so a rotated root password takes effect at the restart the rotation
+    annotation causes; MYSQL_ROOT_PASSWORD only serves the first initialisation.
+    """
     ping = {"exec": {"command": ["mysqladmin", "ping", "--host=127.0.0.1", "--silent"]}}  # exits 0 whenever mysqld answers
     claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": config.storage_size}}}
     if config.storage_class:
@@ -81,7 +90,7 @@ def statefulset_spec(config: LabDatabaseConfig, labels: dict[str, str], config_m
         "serviceName": config.headless_service_name,
         "selector": {"matchLabels": {"app.kubernetes.io/name": config.name}},
         "template": {
-            "metadata": {"labels": labels},
+            "metadata": {"labels": labels, "annotations": {"labhub.io/root-password-rotation": root_rotation}},
             "spec": {
                 "automountServiceAccountToken": False,
                 "securityContext": {
@@ -92,11 +101,14 @@ def statefulset_spec(config: LabDatabaseConfig, labels: dict[str, str], config_m
                     {
                         "name": "mysql",
                         "image": config.image,
+                        "command": ["/bin/sh", "-c", mysql_sidecar.WRAPPER_SCRIPT, "labhub-mysql"],
+                        "args": ["mysqld"],
                         "ports": [{"name": "mysql", "containerPort": PORT}],
                         "env": [{"name": "MYSQL_ROOT_PASSWORD", "valueFrom": {"secretKeyRef": {"name": root_secret, "key": PASSWORD_KEY}}}],
                         "volumeMounts": [
                             {"name": "data", "mountPath": "/var/lib/mysql"},
                             {"name": "config", "mountPath": "/etc/mysql/conf.d/labhub.cnf", "subPath": "labhub.cnf", "readOnly": True},
+                            {"name": "root-secret", "mountPath": mysql_sidecar.SECRET_DIR, "readOnly": True},
                             {"name": "run", "mountPath": "/var/run/mysqld"},
                             {"name": "tmp", "mountPath": "/tmp"},
                         ],
@@ -110,6 +122,8 @@ def statefulset_spec(config: LabDatabaseConfig, labels: dict[str, str], config_m
                 ],
                 "volumes": [
                     {"name": "config", "configMap": {"name": config_map, "items": [{"key": "labhub.cnf", "path": "labhub.cnf"}]}},
+                    # Only init.sql: the wrapper's --init-file. 0440 to group 999 (fsGroup), mysqld reads it.
+                    {"name": "root-secret", "secret": {"secretName": root_secret, "items": [{"key": mysql_sidecar.INIT_SQL_KEY, "path": mysql_sidecar.INIT_SQL_KEY}], "defaultMode": 0o440}},
                     {"name": "run", "emptyDir": {}},
                     {"name": "tmp", "emptyDir": {}},
                 ],
@@ -230,7 +244,9 @@ class LabDatabase(pulumi.ComponentResource):
         self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
             metadata=meta(config.name),
-            spec=statefulset_spec(config, labels, server_config.metadata.name, args.secrets.root_secret.metadata.name),
+            spec=statefulset_spec(
+                config, labels, server_config.metadata.name, args.secrets.root_secret.metadata.name, args.secrets.root_rotation
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[headless, args.secrets.root_secret]),
         )
         # Only the hub's user pods and this namespace's labelled clients reach mysqld.
@@ -251,7 +267,7 @@ class LabDatabase(pulumi.ComponentResource):
             image = built.repo_digest
         self.roles_job = k8s.batch.v1.Job(
             f"{name}-roles-job",
-            metadata=meta(config.roles_job_name, "lab-database-roles"),
+            metadata=meta(config.roles_job_name(args.secrets.accounts_rotation), "lab-database-roles"),
             spec=roles_job_spec(config, image, roles.metadata.name, args.secrets),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.statefulset, self.service, *args.secrets.account_secrets.values()]),
         )

@@ -23,6 +23,7 @@ import pulumi_random as random
 from components.config import StackConfig, needed_external_secret
 from components.labels import standard_labels
 from components.models.lab_database import PASSWORD_KEY
+from components.mysql_sidecar import INIT_SQL_KEY, root_password_init_sql
 from components.mysql_sidecar import secret_data as mysql_secret_data
 from labhub.db.roles import accounts as db_accounts
 
@@ -58,8 +59,10 @@ class NotebookTemplatesSecrets:
 class LabDatabaseSecrets:
     """The lab MySQL's root Secret and one Secret per account (each lab user's own, the backup account's); key `password`."""
 
-    root_secret: k8s.core.v1.Secret
+    root_secret: k8s.core.v1.Secret  # keys: PASSWORD_KEY, and mysql_sidecar.INIT_SQL_KEY (re-sets root's password at start)
     account_secrets: Mapping[str, k8s.core.v1.Secret]  # account name -> its Secret, in RolesSpec order (users, then backup)
+    root_rotation: str  # rotation keeper of root's password: the server restarts when it changes
+    accounts_rotation: str  # rotation keeper of the accounts' passwords: the roles Job runs again when it changes
 
 
 @dataclass(frozen=True)
@@ -125,14 +128,22 @@ class StackSecrets(pulumi.ComponentResource):
     def _make_lab_database(self, namespace: pulumi.Input[str]) -> LabDatabaseSecrets:
         db = self._config.lab_database
         # mysqld's entrypoint and the roles Job read root's password from here.
-        root = self._k8s_secret("lab-db-root", db.root_secret_name, namespace, {PASSWORD_KEY: self._password("labDatabaseRootPassword")})
+        root_password = self._password("labDatabaseRootPassword")
+        root_data = {PASSWORD_KEY: root_password, INIT_SQL_KEY: root_password.apply(root_password_init_sql)}
+        root = self._k8s_secret("lab-db-root", db.root_secret_name, namespace, root_data)
         accounts: dict[str, k8s.core.v1.Secret] = {}
         for account in db_accounts(db.roles):
             k8s_name = db.backup_secret_name if account == db.roles.backup_user else db.user_secret_name(account)
             password = self._password("labDatabaseUserPasswords", resource=f"lab-db-account-{account}")
             # One Secret per account: the roles Job mounts them all, each user only their own.
             accounts[account] = self._k8s_secret(f"lab-db-account-{account}", k8s_name, namespace, {PASSWORD_KEY: password})
-        return LabDatabaseSecrets(root_secret=root, account_secrets=accounts)
+        keeper = self._config.secrets.keeper
+        return LabDatabaseSecrets(
+            root_secret=root,
+            account_secrets=accounts,
+            root_rotation=keeper("labDatabaseRootPassword"),
+            accounts_rotation=keeper("labDatabaseUserPasswords"),
+        )
 
     def _make_spyglass(self, namespace: pulumi.Input[str]) -> SpyglassHubSecrets:
         hub = self._config.spyglass_hub

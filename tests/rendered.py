@@ -30,8 +30,8 @@ def singleuser(stack: str, release: str = "spyglass") -> dict[str, Any]:
 
 
 @functools.cache
-def manifest(stack: str, type_: str, k8s_name: str) -> dict[str, Any]:
-    """One Kubernetes object's inputs as the engine receives them for `stack` (secrets still wrapped)."""
+def manifest(stack: str, type_: str, namespace: str) -> dict[str, Any]:
+    """The one Kubernetes object of `type_` in `namespace`, its inputs as the engine receives them for `stack` (secrets still wrapped)."""
     run = run_stack(stack, PROJECT_DIR)
-    (resource,) = [r for r in run.by_type(type_) if r.inputs["metadata"]["name"] == k8s_name]
+    (resource,) = [r for r in run.by_type(type_) if r.inputs["metadata"].get("namespace") == namespace]
     return resource.inputs

@@ -80,8 +80,12 @@ class LabDatabaseConfig(Section):
         """Exactly what `labhub db roles-sql --stack STACK` prints and the Job applies (MySQL 8)."""
         return render_sql(self.roles, "mysql8")
 
-    @property
-    def roles_job_name(self) -> str:
-        """The roles Job, named by the SQL and accounts it applies: a change makes a new Job (a Job's pod spec is immutable)."""
-        digest = hashlib.sha256((self.roles_sql() + "\0" + self.roles.model_dump_json()).encode()).hexdigest()[:10]
+    def roles_job_name(self, rotation: str = "") -> str:
+        """The roles Job, named by what it applies: the SQL, the accounts, and the passwords' rotation keepers.
+
+        A Job's pod spec is immutable and a finished Job does not run again, so any
+        change that must reach the server (roles, users, a rotated password) makes a
+        new Job, and an unchanged stack keeps the finished one.
+        """
+        digest = hashlib.sha256("\0".join((self.roles_sql(), self.roles.model_dump_json(), rotation)).encode()).hexdigest()[:10]
         return f"{self.name}-roles-{digest}"

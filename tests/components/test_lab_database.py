@@ -60,7 +60,7 @@ def test_each_account_has_its_own_secret_and_reaches_the_job_only_as_a_file_name
     for name, resource in secrets.items():
         assert rpc.is_rpc_secret(resource.inputs["stringData"]), f"{resource.urn}: the password must be a Pulumi secret"
         data = rpc.unwrap_rpc_secret(resource.inputs["stringData"])
-        assert list(data) == ["password"] and len(data["password"]) >= 24, name
+        assert list(data) == (["password", "init.sql"] if name == "lab-db-root" else ["password"]) and len(data["password"]) >= 24, name
         passwords.append(data["password"])
     assert len(set(passwords)) == len(passwords), "every account gets its own password"
     pod = _pod(run, JOB)
@@ -91,26 +91,49 @@ def test_mysqld_takes_roots_password_by_reference_and_runs_the_labs_settings(sta
         assert line in cnf.splitlines(), line
 
 
-def _job_name(run_component, users: list[dict[str, str]]) -> str:  # type: ignore[no-untyped-def]
+def _run(run_component, users: list[dict[str, str]], rotation: dict[str, str] | None = None) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """(the roles Job's name, the server pod's root-rotation annotation) for a stack with these users and keepers."""
     config = LabDatabaseConfig.model_validate({"enabled": True, "toolsImage": "ghcr.io/lab/labhub-db:1.0.0", "roles": {"users": users}})
 
     def build(built: dict[str, Any]) -> None:
-        stack = StackConfig.model_validate({"labDatabase": config, "spyglassHub": {"enabled": False}})
+        stack = StackConfig.model_validate({"labDatabase": config, "spyglassHub": {"enabled": False}, "secrets": {"rotation": rotation or {}}})
         secrets = StackSecrets("secrets", StackSecretsArgs(config=stack, lab_database_namespace="lab-db")).lab_database
         LabDatabase("lab-db", LabDatabaseArgs(config=config, namespace="lab-db", secrets=secrets, project_dir=PROJECT_DIR))
 
     result, _ = run_component(build)
     (job,) = result.by_type(JOB)
     assert job.inputs["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/lab/labhub-db:1.0.0"
-    return job.inputs["metadata"]["name"]
+    (statefulset,) = result.by_type(STATEFULSET)
+    return job.inputs["metadata"]["name"], statefulset.inputs["spec"]["template"]["metadata"]["annotations"]["labhub.io/root-password-rotation"]
 
 
-def test_a_change_of_users_makes_a_new_job_and_no_change_keeps_it(run_component) -> None:  # type: ignore[no-untyped-def]
-    alice = [{"name": "alice", "role": "user"}]
-    first = _job_name(run_component, alice)
-    assert _job_name(run_component, alice) == first
-    assert _job_name(run_component, [{"name": "alice", "role": "guest"}]) != first
-    assert _job_name(run_component, [*alice, {"name": "bob", "role": "user"}]) != first
+ALICE = [{"name": "alice", "role": "user"}]
+
+
+@pytest.mark.parametrize(
+    ("users", "rotation"),
+    [
+        pytest.param([{"name": "alice", "role": "guest"}], None, id="a-role-changes"),
+        pytest.param([*ALICE, {"name": "bob", "role": "user"}], None, id="a-user-is-added"),
+        pytest.param(ALICE, {"labDatabaseUserPasswords": "2026-12-03"}, id="account-passwords-rotated"),
+    ],
+)
+def test_a_change_the_server_must_see_makes_a_new_job_and_no_change_keeps_it(run_component, users, rotation) -> None:  # type: ignore[no-untyped-def]
+    first, _ = _run(run_component, ALICE)
+    assert _run(run_component, ALICE)[0] == first
+    assert _run(run_component, users, rotation)[0] != first
+
+
+def test_rotating_roots_password_restarts_the_server_which_then_applies_it_from_the_init_file(run_component, stack_runs) -> None:  # type: ignore[no-untyped-def]
+    assert _run(run_component, ALICE)[1] == "initial"
+    assert _run(run_component, ALICE, {"labDatabaseRootPassword": "2026-12-03"})[1] == "2026-12-03"
+    pod = _pod(stack_runs["prod"], STATEFULSET)
+    (container,) = pod["containers"]
+    assert container["command"][:2] == ["/bin/sh", "-c"] and "--init-file=/etc/labhub/mysql-secret/init.sql" in container["command"][2]
+    root = _by_k8s_name(stack_runs["prod"], SECRET)["lab-db-root"]
+    init_sql = rpc.unwrap_rpc_secret(root.inputs["stringData"])["init.sql"]
+    password = rpc.unwrap_rpc_secret(root.inputs["stringData"])["password"]
+    assert f"ALTER USER IF EXISTS 'root'@'%' IDENTIFIED BY '{password}';" in init_sql.splitlines()
 
 
 def test_only_the_hubs_user_pods_and_labelled_clients_reach_mysqld(stack_runs: dict[str, StackRun]) -> None:

@@ -289,7 +289,7 @@ def test_the_prod_jobs_exact_command_line_applies_the_prod_roles(mariadb_factory
     from rendered import manifest
 
     prod = parse_stack_config(read_stack_files(PROJECT_DIR, "prod").config).lab_database
-    job = manifest("prod", "kubernetes:batch/v1:Job", prod.roles_job_name)
+    job = manifest("prod", "kubernetes:batch/v1:Job", prod.namespace)
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}

@@ -30,7 +30,7 @@ from components.models.lab_database import LabDatabaseConfig
 from components.models.not_built import NotBuiltConfig
 from components.models.notebook_templates import NotebookTemplatesConfig
 from components.models.paper_environments import PaperEnvironmentsConfig
-from components.models.secrets import GENERATED_SECRETS, SecretsConfig
+from components.models.secrets import SecretsConfig
 from components.models.section import Section
 from components.models.spyglass_hub import SpyglassHubConfig
 from labhub.errors import UserError
@@ -46,11 +46,13 @@ class StackConfig(Section):
     secrets: SecretsConfig = Field(default_factory=SecretsConfig, description="Generated credentials.")
     spyglass_hub: SpyglassHubConfig = Field(default_factory=SpyglassHubConfig, description="SpyglassHub component.")
     notebook_templates: NotebookTemplatesConfig = Field(default_factory=NotebookTemplatesConfig, description="NotebookTemplates component.")
-    xnat_hub: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="XnatHub + Postgres component (not built yet).")
-    backups: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="Backups component (not built yet).")
-    lab_database: LabDatabaseConfig = Field(default_factory=LabDatabaseConfig, description="LabDatabase component: the shared lab MySQL.")
+    xnat_hub: NotBuiltConfig = Field(default_factory=lambda: NotBuiltConfig(), description="XnatHub + Postgres component (not built yet).")
+    backups: NotBuiltConfig = Field(default_factory=lambda: NotBuiltConfig(), description="Backups component (not built yet).")
+    lab_database: LabDatabaseConfig = Field(
+        default_factory=lambda: LabDatabaseConfig(), description="LabDatabase component: the shared lab MySQL."
+    )
     paper_environments: PaperEnvironmentsConfig = Field(
-        default_factory=PaperEnvironmentsConfig, description="PaperEnvironments component: Spyglass paper exports as hub profiles."
+        default_factory=lambda: PaperEnvironmentsConfig(), description="PaperEnvironments component: Spyglass paper exports as hub profiles."
     )
 
     @model_validator(mode="after")
@@ -165,7 +167,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         parent = _model_at(path[:-1])
-        allowed = ", ".join(sorted(f.alias for f in parent.model_fields.values())) if parent else "none"
+        allowed = ", ".join(sorted(f.alias or name for name, f in parent.model_fields.items())) if parent else "none"
         return f"{key}: unknown key; allowed keys here are {allowed}"
     if error["type"] == "missing":
         return f"{key}: required value is missing"

@@ -19,7 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 import pulumi_docker as docker
@@ -148,14 +148,18 @@ class NotebookTemplates(pulumi.ComponentResource):
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=K8S_NAME, namespace=args.namespace, labels=labels),
-            spec=_deployment_spec(args, labels, items, templates_digest(files), self.image, self.templates.metadata.name),
+            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, _deployment_spec(args, labels, items, templates_digest(files), self.image, self.templates.metadata.name)),
             opts=child,
         )
         # What the hub's proxy routes /services/templates/ to.
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=K8S_NAME, namespace=args.namespace, labels=labels),
-            spec={"type": "ClusterIP", "selector": {"app.kubernetes.io/name": K8S_NAME}, "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector={"app.kubernetes.io/name": K8S_NAME},
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http")],
+            ),
             opts=child,
         )
         self.hub_service = {

@@ -6,7 +6,7 @@ MySQL sidecar (components/mysql_sidecar.py) into the user pods, and sets every
 token the chart would otherwise generate with Helm `lookup` (which a rendered
 chart cannot do, so they would change on every update). The tokens are the
 only credentials that enter this module (`HubTokens`): they are placed, never
-read, at `Z2JH_CREDENTIAL_PATHS`; everything else that is secret reaches
+read, at `CHART_CREDENTIAL_PATHS`; everything else that is secret reaches
 containers by Secret reference.
 """
 
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from components import mysql_sidecar as sidecar
-from components.credential_paths import Z2JH_CREDENTIAL_PATHS
 from components.fields import split_image
 from components.models.lab_database import PORT as LAB_DB_PORT
 from components.models.lab_database import LabDatabaseConfig
@@ -41,7 +40,7 @@ _AUTH_CLASS = {"dummy": "DummyAuthenticator", "github": "GitHubOAuthenticator", 
 
 @dataclass(frozen=True)
 class HubTokens:
-    """The credentials the chart takes inline (placed at `Z2JH_CREDENTIAL_PATHS`, never read).
+    """The credentials the chart takes inline (placed at `CHART_CREDENTIAL_PATHS`, never read).
 
     Each is a str once resolved, or anything else standing in for one (a test's
     sentinel, a schema check's placeholder).
@@ -250,7 +249,7 @@ def spyglass_hub_values(
     lab_database: LabDatabaseConfig | None = None,
     papers: Sequence[PaperProfile] = (),
 ) -> dict[str, Any]:
-    """The z2jh values of one Spyglass hub; the tokens land at `Z2JH_CREDENTIAL_PATHS` and nowhere else.
+    """The z2jh values of one Spyglass hub; the tokens land at `CHART_CREDENTIAL_PATHS` and nowhere else.
 
     services: name -> {url, api_token, oauth_redirect_uri, ...}; load_roles: name -> {scopes, services, ...}.
     """

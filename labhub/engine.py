@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -121,11 +122,43 @@ def read_stack_files(program_dir: Path, stack: str) -> StackFiles:
     return StackFiles(project, config, frozenset(secret_keys))
 
 
+class StackFileLoader(yaml.SafeLoader):
+    """YAML as the Pulumi CLI reads a stack file: a duplicate key is an error, a date stays text.
+
+    PyYAML keeps the last of two equal keys without a word (the CLI's YAML
+    library refuses them), and turns an unquoted `2026-12-03` into a date
+    object, which the CLI hands to the program as the text it reads.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                first = seen[key]
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {first.line + 1}, column {first.column + 1})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+StackFileLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _load_yaml(path: Path) -> Any:
+    """The document in `path`; UserError with line and column for a YAML mistake."""
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.load(path.read_text(), Loader=StackFileLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise UserError(f"{path} does not exist: is this a Pulumi project directory?") from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise UserError(f"{path}: {where}: {error.problem} (not valid YAML)") from None
     except yaml.YAMLError as error:
         raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
 
@@ -195,8 +228,15 @@ def _computed_outputs(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[
         return {"hex": raw.hex(), "base64": base64.b64encode(raw).decode()}
     if type_ == "docker:index/image:Image":
         image = str(inputs.get("imageName", name))
-        return {"repoDigest": f"{image.split(':')[0]}@sha256:{'0' * 64}", "baseImageName": image}
+        return {"repoDigest": f"{_repository(image)}@sha256:{'0' * 64}", "baseImageName": image}
     return {}
+
+
+def _repository(image: str) -> str:
+    """`registry:5001/a/b:tag` -> `registry:5001/a/b`: the tag is after the last ':' of the last path part."""
+    name = image.partition("@")[0]
+    head, slash, last = name.rpartition("/")
+    return head + slash + last.partition(":")[0]
 
 
 class CapturingMonitor(pulumi_mocks.MockMonitor):
@@ -204,6 +244,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: LabhubMocks) -> None:
         super().__init__(mocks)
+        self.labhub_mocks = mocks
         self.recorded: list[RecordedResource] = []
         self._stack_urn = ""
 
@@ -224,7 +265,8 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             resource_id=request.importId,
             custom=request.custom or False,
         )
-        id_, state = self.mocks.resource_outputs(args, list(request.additionalSecretOutputs))
+        id_, state = self.labhub_mocks.resource_outputs(args, list(request.additionalSecretOutputs))
+        id_ = id_ or ""
         obj_proto = pulumi_mocks._sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_, state)
         self.recorded.append(
@@ -258,7 +300,7 @@ def _stack_outputs() -> dict[str, Any]:
         return rpc.wrap_rpc_secret(plain) if await output.is_secret() else plain
 
     root = get_root_resource()
-    return {key: _sync_await(resolve(value)) for key, value in (root.outputs if root else {}).items()}
+    return {key: _sync_await(resolve(value)) for key, value in (getattr(root, "outputs", None) or {}).items()}
 
 
 def is_secret_output(output: pulumi.Output[Any]) -> bool:
@@ -287,6 +329,7 @@ def run_stack(stack: str, program_dir: Path | None = None) -> StackRun:
     config = dict(files.config)
     secret_keys = set(files.secret_keys)
     warnings: list[str] = []
+    plaintext: set[str] = set()
     for key in _required_secrets(program_dir, config):
         if key not in config:
             config[key] = placeholder_secret()
@@ -295,7 +338,16 @@ def run_stack(stack: str, program_dir: Path | None = None) -> StackRun:
                 f"{key} is a required secret that Pulumi.{stack}.yaml does not hold; using a placeholder "
                 f"(set it with `pulumi config set --secret {key.partition(':')[2]} ...` before deploying)"
             )
-    return run_program(program_dir, files.project, stack, config, secret_keys, warnings)
+        elif key not in secret_keys:
+            # The CLI reads a plaintext value as written and the program's get_secret makes it a secret:
+            # do the same (never a placeholder), treat the value as secret downstream, and say it is in git.
+            plaintext.add(config[key])
+            warnings.append(
+                f"{key} is plaintext in Pulumi.{stack}.yaml: the CLI would deploy it as written, and it is committed "
+                f"(set it with `pulumi config set --secret {key.partition(':')[2]} ...`; `labhub policy-check` fails on it)"
+            )
+    run = run_program(program_dir, files.project, stack, config, secret_keys, warnings)
+    return dataclasses.replace(run, secret_values=run.secret_values | plaintext) if plaintext else run
 
 
 def run_program(

@@ -22,7 +22,16 @@ def chart_values(stack: str, release: str) -> dict[str, Any]:
     run = run_stack(stack, PROJECT_DIR)
     (chart,) = [r for r in run.by_type("kubernetes:helm.sh/v4:Chart") if r.inputs.get("name") == release]
     values = chart.inputs["values"]
-    return rpc.unwrap_rpc_secret(values) if rpc.is_rpc_secret(values) else values
+    return _integers(rpc.unwrap_rpc_secret(values) if rpc.is_rpc_secret(values) else values)
+
+
+def _integers(value: Any) -> Any:
+    """The wire format carries every number as a double; 999 was an integer in the program (as render writes it)."""
+    if isinstance(value, dict):
+        return {k: _integers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integers(v) for v in value]
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def singleuser(stack: str, release: str = "spyglass") -> dict[str, Any]:

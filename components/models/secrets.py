@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime
+from typing import Annotated
 
 from pydantic import BeforeValidator, Field, field_validator
-from typing import Annotated
 
 from components.models.section import Section
 
 # Every credential StackSecrets generates, by the name its rotation keeper uses.
 GENERATED_SECRETS: dict[str, str] = {
     "proxyToken": "z2jh proxy auth token (hub <-> configurable-http-proxy)",
-    "cookieSecret": "JupyterHub cookie secret; rotating it logs every user out",  # pragma: allowlist secret
+    "cookieSecret": "JupyterHub cookie secret; rotating it logs every user out",  # pragma: allowlist secret (a description)
     "cryptKeeperKey": "JupyterHub CryptKeeper key encrypting auth state",
     "mysqlRootPassword": "root password of every user's MySQL sidecar",
     "templatesApiToken": "JupyterHub API token of the notebook templating service",

@@ -6,7 +6,7 @@ role, logged in with the password from their file, is allowed and denied
 each operation on shared-module, own-prefix and other-prefix schemas as the
 table in Spyglass's docs says; applying again changes no account's grants;
 applying a changed spec converges (CREATE taken back from dj_user, a user
-demoted); the prod Job's rendered command line, run as the pod runs it,
+demoted); the prod Job's rendered command line, run as the pod runs it (the image's entrypoint, then the Job's args),
 gives each prod user their role; the backup account can dump everything consistently and write
 nothing; a bad input stops the command before any SQL runs.
 
@@ -16,6 +16,7 @@ labhub/db/roles.py for the two statements that differ).
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -314,7 +315,10 @@ def test_the_prod_jobs_exact_command_line_applies_the_prod_roles(mariadb_factory
     for mount, local in layout.items():
         command = [a.replace(mount, str(local)) for a in command]
     command[command.index("--host") + 1], command[command.index("--port") + 1] = "127.0.0.1", str(port)
-    result = subprocess.run([*LABHUB, "db", *command], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    # The image's ENTRYPOINT, with `labhub` being this checkout's CLI.
+    entrypoint = json.loads(next(line for line in (PROJECT_DIR / "docker/db/Dockerfile").read_text().splitlines() if line.startswith("ENTRYPOINT ")).split(" ", 1)[1])
+    assert entrypoint[0] == "labhub"
+    result = subprocess.run([*LABHUB, *entrypoint[1:], *command], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert result.returncode == 0, result.stderr
     for user in prod.roles.users:
         with pymysql.connect(host="127.0.0.1", port=port, user=user.name, password=accounts[user.name]) as conn, conn.cursor() as cur:

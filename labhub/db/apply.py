@@ -74,7 +74,8 @@ def plan(sql_text: str, passwords: dict[str, str]) -> tuple[str, list[str]]:
         dialect, statements = parse_sql(sql_text)
     except ValueError as error:
         raise UserError(f"--sql: {error}") from None
-    granted = sorted({name for statement in statements for name in _GRANTEE.findall(statement)})
+    # Accounts the script grants to must exist, so need a password; a retired one is only locked, if it exists.
+    granted = sorted({name for statement in statements if statement.startswith("GRANT ") for name in _GRANTEE.findall(statement)})
     missing = [name for name in granted if name not in passwords]
     if missing:
         raise UserError(f"no password file for account {missing[0]!r} (the script grants to it); mount its Secret")

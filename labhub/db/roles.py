@@ -138,6 +138,9 @@ class RolesSpec(_Model):
     backup_user: AccountName | None = Field(
         "labhub_backup", description="Account the backup CronJob dumps with: read-only, the least a consistent dump needs. null: none."
     )
+    retired_users: tuple[UserName, ...] = Field(
+        (), description="Former lab members: their accounts are locked (no login), their schemas and data kept. Listing a name in users again unlocks it."
+    )
 
     @model_validator(mode="after")
     def _names_do_not_collide(self) -> RolesSpec:
@@ -147,6 +150,9 @@ class RolesSpec(_Model):
             raise ValueError(f"user {duplicates[0]!r} is listed more than once")
         if self.backup_user is not None and self.backup_user in names:
             raise ValueError(f"backup user {self.backup_user!r} is also a lab user; give the backup account its own name")
+        both = sorted(set(names) & set(self.retired_users))
+        if both:
+            raise ValueError(f"user {both[0]!r} is listed in both users and retiredUsers")
         # (prefix, how to name it, owned by one user?)
         prefixes = [(u.name, f"user {u.name!r}", True) for u in self.users if u.role in OWNS_PREFIX]
         prefixes += [(m, f"shared module {m!r}", False) for m in self.shared_modules]
@@ -200,6 +206,9 @@ def role_statements(spec: RolesSpec, dialect: Dialect = "mysql8") -> list[str]:
     if spec.backup_user is not None:
         out.append(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account(spec.backup_user)}")
         out.append(f"GRANT {BACKUP_PRIVILEGES} ON *.* TO {account(spec.backup_user)}")
+        out.append(f"ALTER USER {account(spec.backup_user)} ACCOUNT UNLOCK")
+    # A former member cannot log in any more; what they made stays (definers, schemas, data).
+    out.extend(f"ALTER USER IF EXISTS {account(name)} ACCOUNT LOCK" for name in spec.retired_users)
     return out
 
 
@@ -214,6 +223,7 @@ def _user_statements(user: LabUser, dialect: Dialect) -> list[str]:
     out.append(f"SET DEFAULT ROLE {role(granted)} {keyword} {who}")
     if user.role in OWNS_PREFIX:
         out.append(f"GRANT ALL PRIVILEGES ON {schema_pattern(user.name)}.* TO {who}")
+    out.append(f"ALTER USER {who} ACCOUNT UNLOCK")  # listed again after being retired
     return out
 
 

@@ -324,3 +324,20 @@ def test_the_prod_jobs_exact_command_line_applies_the_prod_roles(mariadb_factory
         with pymysql.connect(host="127.0.0.1", port=port, user=user.name, password=accounts[user.name]) as conn, conn.cursor() as cur:
             cur.execute("SELECT CURRENT_ROLE()")
             assert cur.fetchone() == (f"dj_{user.role}",), user
+
+
+def test_a_retired_user_can_no_longer_log_in_and_listing_them_again_lets_them_back(lab: LabServer) -> None:
+    retired = SPEC.model_copy(update={"users": tuple(u for u in SPEC.users if u.name != "carl"), "retired_users": ("carl", "never_existed")})
+    try:
+        assert lab.apply(retired).returncode == 0
+        with pytest.raises(pymysql.err.OperationalError) as locked:
+            lab.login("carl").close()
+        assert locked.value.args[0] == 4151  # MariaDB's "this account is locked" (MySQL 8: 3118)
+        with lab.root.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM carl_scratch.t")  # their data stays
+            assert cur.fetchone()[0] >= 1
+    finally:
+        assert lab.apply(SPEC).returncode == 0
+    with lab.login("carl") as conn, conn.cursor() as cur:
+        cur.execute("SELECT CURRENT_ROLE()")
+        assert cur.fetchone() == ("dj_collab",)

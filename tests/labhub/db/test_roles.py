@@ -50,6 +50,8 @@ def test_a_32_character_user_name_is_accepted() -> None:
         pytest.param({"users": [{"name": "lfp", "role": "user"}]}, "same schema prefix", id="user-equals-module"),
         pytest.param({"users": [{"name": "bob", "role": "user"}, {"name": "bob", "role": "guest"}]}, "more than once", id="duplicate-user"),
         pytest.param({"users": [{"name": "bob", "role": "user"}], "backupUser": "bob"}, "also a lab user", id="backup-user-is-a-lab-user"),
+        pytest.param({"users": [{"name": "bob", "role": "user"}], "retiredUsers": ["bob"]}, "both users and retiredUsers", id="active-and-retired"),
+        pytest.param({"retiredUsers": ["x' OR '1"]}, "user name", id="retired-name-with-quote"),
         pytest.param({"sharedModules": ["common", "it's"]}, "module name", id="module-name-with-quote"),
         pytest.param({"backupUser": "back'up"}, "account name", id="backup-name-with-quote"),
         pytest.param({"users": [{"name": "bob", "role": "superuser"}]}, "'guest', 'collab', 'user' or 'admin'", id="unknown-role"),

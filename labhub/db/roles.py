@@ -21,7 +21,9 @@ granted again inside the script, so applying it twice changes nothing and
 applying a changed spec converges (a module removed from the list, CREATE
 taken back from dj_user, a user moved from dj_user to dj_guest). The price
 is a window of a few milliseconds per grantee in which a statement of that
-account can be refused; the Job runs only when the spec changes.
+account can be refused; the Job runs only when the spec changes. Accounts
+in `retired_users` are locked (`ACCOUNT LOCK`), not dropped: what they made
+stays, and listing them again unlocks them.
 
 Every name is checked before any SQL is produced: lab user and module names
 are `[a-z][a-z0-9_]*` (so nothing can leave a quoted string or identifier),

@@ -12,6 +12,7 @@ from components.notebook_templates import NotebookTemplates, NotebookTemplatesAr
 from components.paper_environments import PaperEnvironments, PaperEnvironmentsArgs
 from components.spyglass_hub import SpyglassHub, SpyglassHubArgs
 from components.stack_secrets import StackSecrets, StackSecretsArgs
+from components.xnat_hub import XnatHub, XnatHubArgs
 
 cfg = stack_config.load()
 hub = cfg.spyglass_hub
@@ -22,6 +23,15 @@ if hub.enabled:
     spyglass_namespace = k8s.core.v1.Namespace(
         "spyglass-namespace",
         metadata=k8s.meta.v1.ObjectMetaArgs(name=hub.namespace, labels=standard_labels(hub.namespace, "namespace")),
+    )
+
+xnat_cfg = cfg.xnat_hub
+xnat_namespace = None
+if xnat_cfg.enabled and xnat_cfg.create_namespace:
+    # The XNAT hub, its Postgres and its users' servers; XNAT's archive and workspaces PVCs must be here too.
+    xnat_namespace = k8s.core.v1.Namespace(
+        "xnat-namespace",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=xnat_cfg.namespace, labels=standard_labels(xnat_cfg.namespace, "namespace")),
     )
 
 lab_db = cfg.lab_database
@@ -38,6 +48,7 @@ secrets = StackSecrets(
     StackSecretsArgs(
         config=cfg,
         spyglass_namespace=spyglass_namespace.metadata.name if spyglass_namespace else None,
+        xnat_namespace=(xnat_namespace.metadata.name if xnat_namespace else xnat_cfg.namespace) if xnat_cfg.enabled else None,
         lab_database_namespace=lab_db_namespace.metadata.name if lab_db_namespace else None,
     ),
 )
@@ -95,3 +106,13 @@ if hub.enabled:
         ),
     )
     pulumi.export("spyglassHubUrl", spyglass.url)
+
+if xnat_cfg.enabled:
+    namespace = xnat_namespace.metadata.name if xnat_namespace else xnat_cfg.namespace
+    xnat_hub = XnatHub("xnat", XnatHubArgs(config=xnat_cfg, namespace=namespace, secrets=secrets.xnat_hub))
+    # What the XNAT admin enters in the JupyterHub plugin's settings (docs/xnat.md).
+    pulumi.export("xnatJupyterHubUrl", xnat_hub.url)
+    pulumi.export("xnatJupyterHubApiUrl", xnat_hub.api_url)
+    pulumi.export("xnatJupyterHubServiceToken", xnat_hub.service_token)
+    pulumi.export("xnatJupyterHubXnatAccount", xnat_hub.xnat_account)
+    pulumi.export("xnatJupyterHubXnatPassword", xnat_hub.xnat_password)

@@ -17,6 +17,7 @@ required only when the settings that use them are on, and read with
 from __future__ import annotations
 
 import difflib
+import typing
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from components.models.paper_environments import PaperEnvironmentsConfig
 from components.models.secrets import SecretsConfig
 from components.models.section import Section
 from components.models.spyglass_hub import SpyglassHubConfig
+from components.models.xnat_hub import XnatHubConfig
 from labhub.errors import UserError
 
 NAMESPACE = "labhub"
@@ -46,7 +48,7 @@ class StackConfig(Section):
     secrets: SecretsConfig = Field(default_factory=SecretsConfig, description="Generated credentials.")
     spyglass_hub: SpyglassHubConfig = Field(default_factory=SpyglassHubConfig, description="SpyglassHub component.")
     notebook_templates: NotebookTemplatesConfig = Field(default_factory=NotebookTemplatesConfig, description="NotebookTemplates component.")
-    xnat_hub: NotBuiltConfig = Field(default_factory=lambda: NotBuiltConfig(), description="XnatHub + Postgres component (not built yet).")
+    xnat_hub: XnatHubConfig = Field(default_factory=XnatHubConfig, description="XnatHub component: JupyterHub for XNAT, with its Postgres.")
     backups: NotBuiltConfig = Field(default_factory=lambda: NotBuiltConfig(), description="Backups component (not built yet).")
     lab_database: LabDatabaseConfig = Field(
         default_factory=lambda: LabDatabaseConfig(), description="LabDatabase component: the shared lab MySQL."
@@ -77,9 +79,11 @@ class ExternalSecret:
 
 _EXTERNAL_SECRET_CONDITIONS = {
     "spyglassOAuthClientSecret": lambda c: c.spyglass_hub.enabled and c.spyglass_hub.auth.type != "dummy",
+    "xnatPostgresPassword": lambda c: c.xnat_hub.enabled and c.xnat_hub.postgres.external is not None,
 }
 EXTERNAL_SECRETS = (
     ExternalSecret("spyglassOAuthClientSecret", "OAuth client secret of the Spyglass hub, from your identity provider."),
+    ExternalSecret("xnatPostgresPassword", "Password of the XNAT hub's role on an external Postgres (xnatHub.postgres.external)."),
 )
 
 
@@ -181,7 +185,9 @@ def _model_at(path: list[str]) -> type[BaseModel] | None:
     for alias in path:
         field = next((f for f in model.model_fields.values() if f.alias == alias), None)
         annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):  # `Model | None`: the model
+            annotation = next((a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if annotation is None:
             return None
         model = annotation
     return model

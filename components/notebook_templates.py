@@ -15,6 +15,7 @@ and `SAMPLEDB_JUPYTERHUB_TEMPLATES_URL`.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 from dataclasses import dataclass
@@ -33,14 +34,19 @@ from components.stack_secrets import TEMPLATES_API_TOKEN_KEY, TEMPLATES_SIGNING_
 PORT = 8080
 TEMPLATES_MOUNT = "/srv/templates"
 HEALTH_PATH = "/healthz"
+SERVICE_PREFIX = f"/services/{SERVICE_NAME}/"
+# Registered with the hub AND sent by the server's HubOAuth (JUPYTERHUB_OAUTH_CALLBACK_URL): the hub
+# compares the two as plain strings, so one constant feeds both. Relative, as the hub's own default
+# for a service when the hub does not use subdomains.
+OAUTH_CALLBACK_URL = f"{SERVICE_PREFIX}oauth_callback"
 RUN_AS = 10001  # the Dockerfile's USER
-CONFIG_MAP_LIMIT = 1024 * 1024  # Kubernetes refuses ConfigMaps over 1 MiB
+# The API server refuses a ConfigMap whose keys and values together exceed 1 MiB (1048576 bytes).
+CONFIG_MAP_LIMIT = 1024 * 1024
 # What the service may do through the hub API: find users' servers, start them, write into them.
 SERVICE_SCOPES = ("read:users", "servers", "access:servers")
 # What a user's OAuth token must carry for the server to accept it.
 USER_ACCESS_SCOPE = f"access:services!service={SERVICE_NAME}"
-# What docker/templates/Dockerfile copies into the image: the tag changes when any of it does.
-_IMAGE_SOURCES = ("docker/templates/Dockerfile", "pyproject.toml", "constraints.txt", "README.md")
+DOCKERFILE = "docker/templates/Dockerfile"
 
 
 @dataclass(frozen=True)
@@ -67,9 +73,15 @@ def read_templates(directory: Path) -> list[TemplateFile]:
     ]
     if not files:
         raise ValueError(f"templates folder {directory} holds no .ipynb files")
-    size = sum(len(f.content.encode()) for f in files)
-    if size > CONFIG_MAP_LIMIT * 0.9:
-        raise ValueError(f"templates in {directory} total {size} bytes; a ConfigMap holds at most 1 MiB")
+    size = sum(len(f.config_map_key.encode()) + len(f.content.encode()) for f in files)
+    if size > CONFIG_MAP_LIMIT:
+        largest = sorted(files, key=lambda f: -len(f.content.encode()))
+        shown = ", ".join(f"{f.relative_path} ({len(f.content.encode())} bytes)" for f in largest[:10])
+        more = f" and {len(files) - 10} more" if len(files) > 10 else ""
+        raise ValueError(
+            f"templates in {directory} take {size} bytes in their ConfigMap (keys included), over the {CONFIG_MAP_LIMIT} a ConfigMap "
+            f"holds: {shown}{more}; shrink them (clear cell outputs) or move some out"
+        )
     return files
 
 
@@ -80,12 +92,52 @@ def templates_digest(files: list[TemplateFile]) -> str:
     return digest.hexdigest()
 
 
+def image_sources(project_dir: Path, dockerfile: str = DOCKERFILE) -> list[Path]:
+    """Every file the Dockerfile's COPY instructions put into the image (folders expanded), plus the Dockerfile.
+
+    Read from the Dockerfile itself, so the tag cannot drift from what is
+    built. `.dockerignore` patterns of the form `**/<name>` (the only kind the
+    repository's .dockerignore uses) are honoured.
+    """
+    ignored = _dockerignore_names(project_dir)
+    found = {project_dir / dockerfile}
+    for line in (project_dir / dockerfile).read_text().splitlines():
+        words = line.split()
+        if not words or words[0].upper() != "COPY":
+            continue
+        args = [w for w in words[1:] if not w.startswith("--")]
+        if any(w.startswith("--from") for w in words[1:]):
+            continue  # from another stage, not from the build context
+        for source in args[:-1]:
+            path = project_dir / source
+            if path.is_dir():
+                found.update(p for p in path.rglob("*") if p.is_file() and not _ignored(p.relative_to(project_dir), ignored))
+            elif not path.is_file():
+                raise ValueError(f"{dockerfile}: COPY source {source} does not exist")
+            else:
+                found.add(path)
+    return sorted(found)
+
+
+def _dockerignore_names(project_dir: Path) -> list[str]:
+    path = project_dir / ".dockerignore"
+    lines = [line.strip() for line in path.read_text().splitlines()] if path.is_file() else []
+    patterns = [line for line in lines if line and not line.startswith("#")]
+    unsupported = [p for p in patterns if not p.startswith("**/") or "/" in p[3:]]
+    if unsupported:
+        raise ValueError(f".dockerignore: only **/<name> patterns are understood by the image tag, not {unsupported[0]!r}")
+    return [p[3:] for p in patterns]
+
+
+def _ignored(relative: Path, names: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(part, name) for part in relative.parts for name in names)
+
+
 def source_digest(project_dir: Path) -> str:
-    """A tag for the server image that changes exactly when its sources change."""
+    """A tag for the server image that changes exactly when a file it copies (or its Dockerfile) changes."""
     digest = hashlib.sha256()
-    paths = [project_dir / p for p in _IMAGE_SOURCES] + sorted((project_dir / "labhub").rglob("*.py"))
-    for path in paths:
-        digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0" + path.read_bytes())
+    for path in image_sources(project_dir):
+        digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -166,7 +218,7 @@ class NotebookTemplates(pulumi.ComponentResource):
             SERVICE_NAME: {
                 "url": f"http://{K8S_NAME}:{PORT}",
                 "api_token": args.secrets.api_token,
-                "oauth_redirect_uri": f"{self.templates_url}/oauth_callback",
+                "oauth_redirect_uri": OAUTH_CALLBACK_URL,
                 "oauth_no_confirm": True,
                 "display": True,
             }
@@ -189,12 +241,12 @@ def _deployment_spec(
 ) -> dict[str, Any]:
     config = args.config
     secret_name = args.secrets.secret.metadata.name
-    prefix = f"/services/{SERVICE_NAME}/"
+    prefix = SERVICE_PREFIX
     env = [
         {"name": "JUPYTERHUB_API_URL", "value": "http://hub:8081/hub/api"},
         {"name": "JUPYTERHUB_CLIENT_ID", "value": f"service-{SERVICE_NAME}"},
         {"name": "JUPYTERHUB_SERVICE_PREFIX", "value": prefix},
-        {"name": "JUPYTERHUB_OAUTH_CALLBACK_URL", "value": f"{prefix}oauth_callback"},
+        {"name": "JUPYTERHUB_OAUTH_CALLBACK_URL", "value": OAUTH_CALLBACK_URL},
         {"name": "JUPYTERHUB_OAUTH_ACCESS_SCOPES", "value": json.dumps([USER_ACCESS_SCOPE])},
         {"name": "JUPYTERHUB_API_TOKEN", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": TEMPLATES_API_TOKEN_KEY}}},
         {"name": "LABHUB_TEMPLATES_SECRET_KEY", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": TEMPLATES_SIGNING_KEY_KEY}}},

@@ -24,6 +24,7 @@ from components.config import StackConfig, needed_external_secret
 from components.labels import standard_labels
 from components.models.lab_database import PASSWORD_KEY
 from components.mysql_sidecar import INIT_SQL_KEY, root_password_init_sql
+from components.models.xnat_hub import ACCOUNT_PASSWORD_KEY, POSTGRES_PASSWORD_KEY
 from components.mysql_sidecar import secret_data as mysql_secret_data
 from labhub.db.roles import accounts as db_accounts
 
@@ -66,12 +67,25 @@ class LabDatabaseSecrets:
 
 
 @dataclass(frozen=True)
+class XnatHubSecrets:
+    """The XNAT hub's credentials: chart tokens, its Postgres password, and the Secrets the pods read."""
+
+    proxy_token: pulumi.Output[str]
+    cookie_secret: pulumi.Output[str]
+    service_token: pulumi.Output[str]  # the `xnat` service's hub API token, for XNAT's plugin
+    postgres_secret: k8s.core.v1.Secret  # key POSTGRES_PASSWORD_KEY: generated, or labhub:xnatPostgresPassword (external)
+    account_password: pulumi.Output[str]  # the hub's XNAT account's; the XNAT admin sets it in XNAT
+    account_secret: k8s.core.v1.Secret  # key ACCOUNT_PASSWORD_KEY
+
+
+@dataclass(frozen=True)
 class StackSecretsArgs:
     """The stack's config, and the namespace of each component that is on (its Secrets live there)."""
 
     config: StackConfig
     spyglass_namespace: pulumi.Input[str] | None = None  # required when spyglassHub is enabled
     lab_database_namespace: pulumi.Input[str] | None = None  # required when labDatabase is enabled
+    xnat_namespace: pulumi.Input[str] | None = None  # required when xnatHub is enabled
 
 
 class ComponentOffError(LookupError):
@@ -88,6 +102,11 @@ class StackSecrets(pulumi.ComponentResource):
         self._spyglass: SpyglassHubSecrets | None = None
         self._templates: NotebookTemplatesSecrets | None = None
         self._lab_database: LabDatabaseSecrets | None = None
+        self._xnat: XnatHubSecrets | None = None
+        if args.config.xnat_hub.enabled:
+            if args.xnat_namespace is None:
+                raise ValueError("StackSecrets needs xnat_namespace when xnatHub is enabled")
+            self._xnat = self._make_xnat(args.xnat_namespace)
         hub = args.config.spyglass_hub
         if hub.enabled:
             if args.spyglass_namespace is None:
@@ -104,6 +123,7 @@ class StackSecrets(pulumi.ComponentResource):
                 "mysqlSecretName": self._spyglass.mysql_secret.metadata.name if self._spyglass else None,
                 "labDatabaseRootSecretName": self._lab_database.root_secret.metadata.name if self._lab_database else None,
                 "templatesSecretName": self._templates.secret.metadata.name if self._templates else None,
+                "xnatAccountSecretName": self._xnat.account_secret.metadata.name if self._xnat else None,
             }
         )
 
@@ -143,6 +163,28 @@ class StackSecrets(pulumi.ComponentResource):
             account_secrets=accounts,
             root_rotation=keeper("labDatabaseRootPassword"),
             accounts_rotation=keeper("labDatabaseUserPasswords"),
+        )
+
+    @property
+    def xnat_hub(self) -> XnatHubSecrets:
+        if self._xnat is None:
+            raise ComponentOffError("xnatHub is not enabled on this stack: it has no secrets")
+        return self._xnat
+
+    def _make_xnat(self, namespace: pulumi.Input[str]) -> XnatHubSecrets:
+        hub = self._config.xnat_hub
+        external_password = needed_external_secret(self._config, "xnatPostgresPassword")
+        postgres_password = external_password if external_password is not None else self._password("xnatPostgresPassword")
+        account_password = self._password("xnatHubAccountPassword")
+        return XnatHubSecrets(
+            proxy_token=self._hex_key("xnatProxyToken"),
+            cookie_secret=self._hex_key("xnatCookieSecret"),
+            service_token=self._password("xnatServiceToken"),
+            # The deployed Postgres (POSTGRES_PASSWORD) and the hub (PGPASSWORD) read the password from here.
+            postgres_secret=self._k8s_secret("xnat-postgres", hub.postgres_secret_name, namespace, {POSTGRES_PASSWORD_KEY: postgres_password}),
+            account_password=account_password,
+            # The hub reads its XNAT account's password from here (JH_XNAT_PASSWORD).
+            account_secret=self._k8s_secret("xnat-account", hub.xnat_account_secret_name, namespace, {ACCOUNT_PASSWORD_KEY: account_password}),
         )
 
     def _make_spyglass(self, namespace: pulumi.Input[str]) -> SpyglassHubSecrets:

@@ -27,8 +27,10 @@ import pulumi
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticUndefined
 
+from components.models.lab_database import LabDatabaseConfig
 from components.models.not_built import NotBuiltConfig
 from components.models.notebook_templates import NotebookTemplatesConfig
+from components.models.paper_environments import PaperEnvironmentsConfig
 from components.models.secrets import SecretsConfig
 from components.models.section import Section
 from components.models.spyglass_hub import SpyglassHubConfig
@@ -48,13 +50,19 @@ class StackConfig(Section):
     notebook_templates: NotebookTemplatesConfig = Field(default_factory=NotebookTemplatesConfig, description="NotebookTemplates component.")
     xnat_hub: XnatHubConfig = Field(default_factory=XnatHubConfig, description="XnatHub component: JupyterHub for XNAT, with its Postgres.")
     backups: NotBuiltConfig = Field(default_factory=lambda: NotBuiltConfig(), description="Backups component (not built yet).")
-    lab_database: NotBuiltConfig = Field(default_factory=lambda: NotBuiltConfig(), description="LabDatabase component (not built yet).")
-    paper_environments: NotBuiltConfig = Field(default_factory=lambda: NotBuiltConfig(), description="PaperEnvironments component (not built yet).")
+    lab_database: LabDatabaseConfig = Field(
+        default_factory=lambda: LabDatabaseConfig(), description="LabDatabase component: the shared lab MySQL."
+    )
+    paper_environments: PaperEnvironmentsConfig = Field(
+        default_factory=lambda: PaperEnvironmentsConfig(), description="PaperEnvironments component: Spyglass paper exports as hub profiles."
+    )
 
     @model_validator(mode="after")
     def _cross_component(self) -> StackConfig:
         if self.notebook_templates.enabled and not self.spyglass_hub.enabled:
             raise ValueError("notebookTemplates runs as a service of the Spyglass hub: enable spyglassHub too")
+        if self.paper_environments.enabled and not self.spyglass_hub.enabled:
+            raise ValueError("paperEnvironments are profiles of the Spyglass hub: enable spyglassHub too")
         return self
 
 

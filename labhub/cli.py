@@ -27,6 +27,9 @@ _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("render",): ("labhub.render", "run the program for a stack under the mock engine and write what it would deploy"),
     ("policy-check",): ("labhub.policy_check", "replay a stack's resources through the policy pack, as `pulumi preview --policy-pack` would"),
     ("templates", "serve"): ("labhub.templates.cli", "run the SampleDB notebook templating server"),
+    ("db", "roles-sql"): ("labhub.db.roles_sql", "print the lab database's roles SQL (roles and grants, no passwords) from a stack's config"),
+    ("db", "apply-roles"): ("labhub.db.apply", "create the lab database's accounts from Secret files, then apply the roles SQL as printed"),
+    ("export", "prepare"): ("labhub.export.prepare", "turn a Spyglass paper export into a docker build context (SQL cleaned, streamed)"),
 }
 
 
@@ -54,7 +57,7 @@ def _version() -> str:
 
 
 # Which extra each subcommand's imports come from, for a clear error when it is missing.
-_EXTRAS = {"labhub.render": "deploy", "labhub.policy_check": "deploy", "labhub.templates.cli": "templates"}
+_EXTRAS = {"labhub.render": "deploy", "labhub.policy_check": "deploy", "labhub.templates.cli": "templates", "labhub.db.apply": "db", "labhub.db.roles_sql": "deploy"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

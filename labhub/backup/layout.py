@@ -22,6 +22,8 @@ import os
 import re
 import secrets
 import shutil
+import signal
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,11 +80,19 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
+class Interrupted(Exception):
+    """SIGTERM arrived while a backup was being built (Kubernetes stops a Job's pod this way)."""
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted("stopped by SIGTERM")
+
+
 @contextlib.contextmanager
 def building(dest: Path, name: str, now: dt.datetime | None = None) -> Iterator[tuple[Path, Path]]:
     """Yield (temporary dir, final path); on clean exit the temporary dir is renamed to the final path.
 
-    On any exception (including KeyboardInterrupt/SystemExit from a signal) the
+    On any exception (including `Interrupted`, raised by SIGTERM meanwhile) the
     temporary dir is deleted and the exception propagates: nothing finished-looking remains.
     """
     check_name(name)
@@ -94,6 +104,8 @@ def building(dest: Path, name: str, now: dt.datetime | None = None) -> Iterator[
         raise UserError(f"{final} already exists (two backups named {name!r} in the same second)")
     work = dest / f"{PARTIAL_PREFIX}{name}-{stamp}-{secrets.token_hex(4)}"
     work.mkdir(mode=0o700)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted) if in_main else None
     try:
         yield work, final
         if not (work / MANIFEST).is_file():
@@ -104,6 +116,9 @@ def building(dest: Path, name: str, now: dt.datetime | None = None) -> Iterator[
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _fsync_tree(root: Path) -> None:

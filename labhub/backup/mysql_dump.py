@@ -17,13 +17,12 @@ exits non-zero.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import threading
 from pathlib import Path
 from typing import Any
 
-from labhub.backup.layout import MANIFEST, building, safe_file_stem, write_json_atomic
+from labhub.backup.layout import MANIFEST, Interrupted, building, safe_file_stem, write_json_atomic
 from labhub.backup.mysql_accounts import export_accounts
 from labhub.backup.mysql_client import ClientError, ClientTools, last_line
 from labhub.backup.mysql_split import DumpFormatError, DumpSplitter, SchemaStats
@@ -75,20 +74,13 @@ def user_schemas(tools: ClientTools) -> list[str]:
 
 def dump(tools: ClientTools, dest: Path, name: str) -> Path:
     """Take one backup into `dest`; returns the finished folder. Raises DumpFailed (nothing left behind)."""
-    previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:
         with building(dest, name) as (work, final):
             manifest = _dump_into(tools, work, name, final)
             write_json_atomic(work / MANIFEST, manifest)
         return final
-    except (ClientError, DumpFormatError) as error:
+    except (ClientError, DumpFormatError, Interrupted) as error:
         raise DumpFailed(str(error)) from error
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _raise_on_sigterm(signum: int, frame: object) -> None:
-    raise DumpFailed("stopped by SIGTERM")
 
 
 def _dump_into(tools: ClientTools, work: Path, name: str, final: Path) -> dict[str, Any]:

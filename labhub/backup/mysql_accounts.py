@@ -83,3 +83,11 @@ def export_accounts(tools: ClientTools) -> bytes:
             grants.append(value + ";")
     lines = ["-- Accounts, roles and grants (labhub backup); restore with the mysql client.", *creates, *grants, ""]
     return "\n".join(lines).encode("utf-8")
+
+
+# What the dedicated backup account needs, on MySQL 8 and MariaDB alike: global SELECT covers the
+# data, the `mysql` schema (accounts above) and routine bodies (MySQL 8.0.20+ would otherwise want
+# SHOW_ROUTINE); SHOW VIEW, TRIGGER and EVENT let mysqldump read those definitions; LOCK TABLES is
+# used only for non-transactional (MyISAM) tables. No RELOAD, PROCESS or SUPER: --single-transaction
+# takes no global lock and --no-tablespaces skips what needs PROCESS.
+BACKUP_PRIVILEGES = "SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES"

@@ -73,7 +73,9 @@ def restore(
     if occupied and not force:
         raise UserError(f"refusing to overwrite non-empty schema {', '.join(map(repr, occupied))} on the target: pass --force to drop and replace")
     if occupied:
-        tools.query("".join(f"DROP DATABASE {quote_identifier(name)};" for name in occupied))
+        # Other schemas' foreign keys may point into these (DataJoint does that across schemas);
+        # the restore puts the same tables back, so the references hold again afterwards.
+        tools.query("SET FOREIGN_KEY_CHECKS = 0;" + "".join(f"DROP DATABASE {quote_identifier(name)};" for name in occupied))
     wanted = {part for entry in entries for part in entry["parts"]}
     for part in manifest["restore_order"]:
         if part in wanted:
@@ -85,7 +87,9 @@ def restore(
 
 def apply_sql_file(tools: ClientTools, path: Path, rename: dict[str, str]) -> None:
     """Pipe a compressed SQL file through the `mysql` client; ClientError with its last stderr line on failure."""
-    process = subprocess.Popen(tools.client_args("--batch"), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # --comments: the client would otherwise strip `-- ...` lines from what it sends, including
+    # those inside routine and trigger bodies (plain `mysql < dump.sql` loses them).
+    process = subprocess.Popen(tools.client_args("--batch", "--comments"), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stderr: list[bytes] = []
     reader = threading.Thread(target=lambda: stderr.append(process.stderr.read()), daemon=True)  # type: ignore[union-attr]
     reader.start()

@@ -53,10 +53,7 @@ class BackupDir:
     path: Path
     name: str
     taken_at: dt.datetime
-
-    @property
-    def verified(self) -> bool:
-        return (self.path / VERIFIED).is_file()
+    verified: bool
 
 
 def parse_backup_dir(path: Path) -> BackupDir | None:
@@ -65,7 +62,7 @@ def parse_backup_dir(path: Path) -> BackupDir | None:
     if not match or not (path / MANIFEST).is_file():
         return None
     taken_at = dt.datetime.strptime(match["stamp"], TIMESTAMP_FORMAT).replace(tzinfo=dt.timezone.utc)
-    return BackupDir(path, match["name"], taken_at)
+    return BackupDir(path, match["name"], taken_at, (path / VERIFIED).is_file())
 
 
 def list_backups(dest: Path) -> list[BackupDir]:

@@ -48,6 +48,7 @@ def _client(endpoint_url: str | None) -> Any:
 
 def upload(backup: Path, bucket: str, prefix: str, endpoint_url: str | None) -> str:
     """Upload `backup`'s files and manifest, read each back and compare sha256; returns the remote folder."""
+    import boto3.exceptions
     import botocore.exceptions
 
     manifest = read_manifest(backup)
@@ -62,7 +63,7 @@ def upload(backup: Path, bucket: str, prefix: str, endpoint_url: str | None) -> 
             expected = entry["sha256"] or _sha256(backup / MANIFEST)
             if size != entry["size"] or digest != expected:
                 raise OffsiteFailed(f"s3://{bucket}/{key} does not match the backup after upload")
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+    except (boto3.exceptions.Boto3Error, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         raise OffsiteFailed(f"off-site copy to s3://{bucket}/{folder} failed: {error}") from error
     return folder
 

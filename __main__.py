@@ -24,38 +24,36 @@ if hub.enabled:
 
 secrets = StackSecrets(
     "secrets",
-    StackSecretsArgs(
-        spyglass_namespace=spyglass_namespace.metadata.name if spyglass_namespace else None,
-        templates_enabled=cfg.notebook_templates.enabled,
-        rotation=cfg.secrets.rotation,
-    ),
+    StackSecretsArgs(config=cfg, spyglass_namespace=spyglass_namespace.metadata.name if spyglass_namespace else None),
 )
 
-templates = None
-if cfg.notebook_templates.enabled:
-    templates = NotebookTemplates(
-        "templates",
-        NotebookTemplatesArgs(
-            config=cfg.notebook_templates,
-            namespace=spyglass_namespace.metadata.name,
-            hub_url=hub.url,
-            secrets=secrets,
-            project_dir=Path(__file__).resolve().parent,
-        ),
-    )
-    pulumi.export("SAMPLEDB_JUPYTERHUB_URL", hub.url)
-    pulumi.export("SAMPLEDB_JUPYTERHUB_TEMPLATES_URL", templates.templates_url)
-
 if hub.enabled:
+    assert spyglass_namespace is not None
+    services: dict = {}
+    load_roles: dict = {}
+    if cfg.notebook_templates.enabled:
+        templates = NotebookTemplates(
+            "templates",
+            NotebookTemplatesArgs(
+                config=cfg.notebook_templates,
+                namespace=spyglass_namespace.metadata.name,
+                hub_url=hub.url,
+                secrets=secrets.notebook_templates,
+                project_dir=Path(__file__).resolve().parent,
+            ),
+        )
+        services, load_roles = templates.hub_service, templates.hub_role
+        pulumi.export("SAMPLEDB_JUPYTERHUB_URL", hub.url)
+        pulumi.export("SAMPLEDB_JUPYTERHUB_TEMPLATES_URL", templates.templates_url)
+
     spyglass = SpyglassHub(
         "spyglass",
         SpyglassHubArgs(
             config=hub,
             namespace=spyglass_namespace.metadata.name,
-            secrets=secrets,
-            oauth_client_secret=stack_config.needed_external_secret(cfg, "spyglassOAuthClientSecret"),
-            services=templates.hub_service if templates else {},
-            load_roles=templates.hub_role if templates else {},
+            secrets=secrets.spyglass_hub,
+            services=services,
+            load_roles=load_roles,
         ),
     )
     pulumi.export("spyglassHubUrl", spyglass.url)

@@ -41,12 +41,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from components.models.spyglass_hub import SpyglassHubConfig
+from components.mysql_memory import CHUNK, MiB, MySQLSizing
 
-from components.fields import CpuQuantity, MemoryQuantity, PinnedImage, require_pinned_image  # noqa: F401 (re-exported)
-from components.quantities import parse_cpu_quantity, parse_memory_quantity  # noqa: F401 (re-exported)
-
-MiB = 2**20
 CONTAINER_NAME = "mysql"
 MYSQL_UID = 999  # `mysql` in the official image (and so in datajoint/mysql)
 PORT = 3306
@@ -54,11 +51,11 @@ LOOPBACK = "127.0.0.1"
 DATADIR = "/var/lib/mysql"
 SOCKET = "/var/run/mysqld/mysqld.sock"
 
-# Keys of the Secret `MySQLSidecarSettings.secret_name` (see `secret_data`).
+# Keys of the Secret `SpyglassHubConfig.mysql_secret_name` (see `secret_data`).
 ROOT_PASSWORD_KEY = "root-password"
 CLIENT_CNF_KEY = "client.cnf"
 INIT_SQL_KEY = "init.sql"
-# Key of the ConfigMap `MySQLSidecarSettings.config_map_name` (see `mysqld_config`).
+# Key of the ConfigMap `SpyglassHubConfig.mysql_config_map_name` (see `mysqld_config`).
 SERVER_CNF_KEY = "labhub.cnf"
 
 CONFIG_VOLUME = "labhub-mysql-config"
@@ -70,96 +67,10 @@ SERVER_CNF_PATH = f"{SERVER_CNF_DIR}/{SERVER_CNF_KEY}"
 CLIENT_CNF_PATH = f"{SECRET_DIR}/{CLIENT_CNF_KEY}"
 INIT_SQL_PATH = f"{SECRET_DIR}/{INIT_SQL_KEY}"
 ENTRYPOINT = "/usr/local/bin/docker-entrypoint.sh"  # the official mysql image's entrypoint
-
-# --- memory rule ---------------------------------------------------------
-CHUNK = 128 * MiB  # innodb_buffer_pool_chunk_size, set explicitly (one pool instance)
-MIN_POOL = 128 * MiB
-MIN_HEADROOM = 128 * MiB  # memory beside the pool, at the least
-BASE_OVERHEAD = 64 * MiB  # mysqld itself with performance_schema off: code, dictionary, caches
-LOG_BUFFER = 16 * MiB  # innodb_log_buffer_size (MySQL 8's default)
-PER_CONNECTION = 4 * MiB  # thread stack + sort/join/read buffers of one busy connection, rounded up
-MIN_CONNECTIONS, MAX_CONNECTIONS = 10, 151  # 151 is MySQL's default; one user needs far fewer
-MAX_PACKET = 512 * MiB  # what datajoint/mysql sets: DataJoint blobs need large packets
+HOME_MOUNT = "/mnt/home"  # where the init container mounts the user's home volume
+INIT_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE")  # see mysql_data_init_container
 
 _SAFE_PASSWORD = re.compile(r"^[A-Za-z0-9._~+=^!*%@,:-]{16,}$")
-
-
-@dataclass(frozen=True)
-class MySQLSizing:
-    """Memory settings derived from the container memory limit (`plan_mysql_memory`)."""
-
-    memory_limit_bytes: int
-    buffer_pool_bytes: int
-    max_connections: int
-    max_allowed_packet_bytes: int
-    log_file_bytes: int
-    log_buffer_bytes: int = LOG_BUFFER
-
-
-def plan_mysql_memory(memory_limit: str | int, fraction: float = 0.5) -> MySQLSizing:
-    """Size mysqld to fit its container limit L. The rule:
-
-    * pool = max(128 MiB, L * fraction rounded down to 128 MiB chunks); the rest,
-      L - pool, must be at least 128 MiB (so L >= 256 MiB at the default 0.5);
-    * the rest pays for mysqld itself (64 MiB, performance_schema off), the log
-      buffer (16 MiB) and connections at 4 MiB each:
-      max_connections = clamp((rest - 80 MiB) / 4 MiB, 10, 151);
-    * one huge packet must not blow the limit either: max_allowed_packet =
-      clamp(rest / 4 rounded down to MiB, 16 MiB, 512 MiB);
-    * innodb_log_file_size = pool / 4 (it is disk, in the user's volume when
-      persistent; the image's 2G would eat a fifth of a 10Gi home).
-    """
-    limit = parse_memory_quantity(memory_limit)
-    if not 0 < fraction <= 0.75:
-        raise ValueError(f"buffer pool fraction {fraction!r} must be in (0, 0.75]")
-    pool = max(MIN_POOL, int(limit * fraction) // CHUNK * CHUNK)
-    rest = limit - pool
-    if rest < MIN_HEADROOM:
-        raise ValueError(
-            f"MySQL memory limit {memory_limit!r} is too small: a {pool // MiB} MiB buffer pool needs "
-            f"{MIN_HEADROOM // MiB} MiB beside it (use at least 256Mi)"
-        )
-    connections = min(MAX_CONNECTIONS, max(MIN_CONNECTIONS, (rest - BASE_OVERHEAD - LOG_BUFFER) // PER_CONNECTION))
-    packet = min(MAX_PACKET, max(16 * MiB, rest // 4 // MiB * MiB))
-    return MySQLSizing(limit, pool, connections, packet, log_file_bytes=pool // 4)
-
-
-class MySQLSidecarSettings(BaseModel):
-    """Everything the sidecar needs; the Secret and ConfigMap are made by the caller."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    secret_name: str = Field(description="Secret holding keys root-password, client.cnf and init.sql (see `secret_data`).")
-    config_map_name: str = Field(description="ConfigMap holding key labhub.cnf = `mysqld_config(...)`.")
-    image: PinnedImage = Field("datajoint/mysql:8.0", description="MySQL image, pinned; must be built on the official mysql image.")
-    memory_limit: MemoryQuantity = Field("4Gi", description="Container memory limit; the buffer pool is sized from it.")
-    cpu_limit: CpuQuantity = Field(1, description="Container CPU limit.")
-    memory_request: MemoryQuantity = Field("64Mi", description="Memory request (tiny: without requests k8s sets requests = limits).")
-    cpu_request: CpuQuantity = Field("0.01", description="CPU request.")
-    buffer_pool_fraction: float = Field(0.5, gt=0, le=0.75, description="Share of the memory limit for the InnoDB buffer pool.")
-    persistence: bool = Field(False, description="Keep the database in the user's home volume (else an emptyDir).")
-    data_subpath: str = Field(".labhub/mysql", description="Where in the home volume the data lives when persistent.")
-    init_image: PinnedImage = Field("busybox:1.36.1", description="Image of the init container that hands the data dir to uid 999.")
-    ephemeral_size_limit: MemoryQuantity | None = Field(None, description="sizeLimit of the emptyDir when not persistent.")
-
-    @field_validator("data_subpath")
-    @classmethod
-    def _relative(cls, path: str) -> str:
-        if path.startswith("/") or ".." in path.split("/") or not path.strip("/"):
-            raise ValueError(f"data_subpath {path!r} must be a relative path inside the home volume")
-        return path.strip("/")
-
-    @model_validator(mode="after")
-    def _fits(self) -> MySQLSidecarSettings:
-        self.sizing()  # a limit too small for mysqld fails here, at config time
-        if parse_memory_quantity(self.memory_request) > parse_memory_quantity(self.memory_limit):
-            raise ValueError(f"memory_request {self.memory_request!r} exceeds memory_limit {self.memory_limit!r}")
-        if parse_cpu_quantity(self.cpu_request) > parse_cpu_quantity(self.cpu_limit):
-            raise ValueError(f"cpu_request {self.cpu_request!r} exceeds cpu_limit {self.cpu_limit!r}")
-        return self
-
-    def sizing(self) -> MySQLSizing:
-        return plan_mysql_memory(self.memory_limit, self.buffer_pool_fraction)
 
 
 def _check_password(password: str) -> str:
@@ -261,8 +172,9 @@ def _exec_probe(argv: list[str], period: int, failures: int) -> dict[str, Any]:
     return {"exec": {"command": argv}, "periodSeconds": period, "timeoutSeconds": 5, "failureThreshold": failures}
 
 
-def mysql_sidecar_container(settings: MySQLSidecarSettings, data_mount: dict[str, Any]) -> dict[str, Any]:
+def mysql_sidecar_container(hub: SpyglassHubConfig, data_mount: dict[str, Any]) -> dict[str, Any]:
     """The `singleuser.extraContainers` item. `data_mount` is the data volumeMount (name, optional subPath)."""
+    settings = hub.mysql
     client = f"--defaults-extra-file={CLIENT_CNF_PATH}"  # must be each client's first option
     container = {
         "name": CONTAINER_NAME,
@@ -270,14 +182,11 @@ def mysql_sidecar_container(settings: MySQLSidecarSettings, data_mount: dict[str
         "command": ["/bin/sh", "-c", WRAPPER_SCRIPT, "labhub-mysql"],
         "args": ["mysqld", f"--defaults-extra-file={SERVER_CNF_PATH}"],
         "env": [
-            {"name": "MYSQL_ROOT_PASSWORD", "valueFrom": {"secretKeyRef": {"name": settings.secret_name, "key": ROOT_PASSWORD_KEY}}},
+            {"name": "MYSQL_ROOT_PASSWORD", "valueFrom": {"secretKeyRef": {"name": hub.mysql_secret_name, "key": ROOT_PASSWORD_KEY}}},
             # The TCP root account is root@127.0.0.1, not root@'%' (the entrypoint's default).
             {"name": "MYSQL_ROOT_HOST", "value": LOOPBACK},
         ],
-        "resources": {
-            "limits": {"memory": str(settings.memory_limit), "cpu": str(settings.cpu_limit)},
-            "requests": {"memory": str(settings.memory_request), "cpu": str(settings.cpu_request)},
-        },
+        "resources": settings.resources().manifest(),
         "volumeMounts": [
             {**data_mount, "mountPath": DATADIR},
             {"name": CONFIG_VOLUME, "mountPath": SERVER_CNF_DIR, "readOnly": True},
@@ -301,26 +210,32 @@ def mysql_sidecar_container(settings: MySQLSidecarSettings, data_mount: dict[str
     return escaped
 
 
-def mysql_data_init_container(settings: MySQLSidecarSettings, home_volume_name: str) -> dict[str, Any]:
+def mysql_data_init_container(hub: SpyglassHubConfig, home_volume_name: str) -> dict[str, Any]:
     """The `singleuser.initContainers` item that makes the persistent data dir and gives it to uid 999.
 
-    Runs as root with only CAP_CHOWN (no chmod, so no FOWNER); it mounts the
+    Runs as root with two capabilities and nothing else: CHOWN to hand the
+    files to uid 999, and DAC_OVERRIDE because root without it is an ordinary
+    user to file permissions. MySQL 8 makes each schema directory 0750 (owned
+    by 999), so on the second start `chown -R` could not even list them with
+    CHOWN alone (storage without fsGroup support, e.g. NFS homes, keeps
+    Init:Error); and on such storage the home folder belongs to the notebook
+    user, so creating `.labhub/` in it needs the override too. It mounts the
     whole home volume because the data dir's parent may not exist yet.
     """
-    target = f"/mnt/home/{settings.data_subpath}"
+    target = f"{HOME_MOUNT}/{hub.mysql.persistence.data_sub_path}"
     container = {
         "name": "mysql-data-owner",
-        "image": settings.init_image,
+        "image": hub.mysql.init_image,
         "command": ["sh", "-c", f"mkdir -p {target} && chown -R {MYSQL_UID}:{MYSQL_UID} {target}"],
         "resources": {"limits": {"memory": "32Mi", "cpu": "0.2"}, "requests": {"memory": "8Mi", "cpu": "0.01"}},
-        "volumeMounts": [{"name": home_volume_name, "mountPath": "/mnt/home"}],
+        "volumeMounts": [{"name": home_volume_name, "mountPath": HOME_MOUNT}],
         "securityContext": {
             "runAsUser": 0,
             "runAsGroup": 0,
             "runAsNonRoot": False,
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"], "add": ["CHOWN"]},
+            "capabilities": {"drop": ["ALL"], "add": list(INIT_CAPABILITIES)},
             "seccompProfile": {"type": "RuntimeDefault"},
         },
     }

@@ -25,12 +25,11 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from components.config import ConfigError, NotebookTemplatesConfig
+from components.config import ConfigError
 from components.labels import standard_labels
-from components.stack_secrets import TEMPLATES_API_TOKEN_KEY, TEMPLATES_SIGNING_KEY_KEY, StackSecrets
+from components.models.notebook_templates import K8S_NAME, SERVICE_NAME, NotebookTemplatesConfig
+from components.stack_secrets import TEMPLATES_API_TOKEN_KEY, TEMPLATES_SIGNING_KEY_KEY, NotebookTemplatesSecrets
 
-SERVICE_NAME = "templates"  # the hub service: /services/templates/
-K8S_NAME = "notebook-templates"
 PORT = 8080
 TEMPLATES_MOUNT = "/srv/templates"
 HEALTH_PATH = "/healthz"
@@ -95,7 +94,7 @@ class NotebookTemplatesArgs:
     config: NotebookTemplatesConfig
     namespace: pulumi.Input[str]
     hub_url: str  # the hub's public URL, where users are sent to their notebook
-    secrets: StackSecrets
+    secrets: NotebookTemplatesSecrets
     project_dir: Path
 
 
@@ -113,8 +112,6 @@ class NotebookTemplates(pulumi.ComponentResource):
     def __init__(self, name: str, args: NotebookTemplatesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("labhub:components:NotebookTemplates", name, None, opts)
         config = args.config
-        if args.secrets.templates_secret is None or args.secrets.templates_api_token is None:
-            raise ValueError("NotebookTemplates needs StackSecrets generated with templates_enabled")
         child = pulumi.ResourceOptions(parent=self)
         try:
             files = read_templates(args.project_dir / config.templates_dir)
@@ -142,7 +139,7 @@ class NotebookTemplates(pulumi.ComponentResource):
         # The operator's templates, mounted read-only at their relative paths.
         self.templates = k8s.core.v1.ConfigMap(
             f"{name}-files",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{K8S_NAME}-files", namespace=args.namespace, labels=labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=config.files_config_map_name, namespace=args.namespace, labels=labels),
             data={f.config_map_key: f.content for f in files},
             opts=child,
         )
@@ -164,7 +161,7 @@ class NotebookTemplates(pulumi.ComponentResource):
         self.hub_service = {
             SERVICE_NAME: {
                 "url": f"http://{K8S_NAME}:{PORT}",
-                "api_token": args.secrets.templates_api_token,
+                "api_token": args.secrets.api_token,
                 "oauth_redirect_uri": f"{self.templates_url}/oauth_callback",
                 "oauth_no_confirm": True,
                 "display": True,
@@ -187,7 +184,7 @@ def _deployment_spec(
     config_map_name: pulumi.Output[str],
 ) -> dict[str, Any]:
     config = args.config
-    secret_name = args.secrets.templates_secret.metadata.name  # type: ignore[union-attr]
+    secret_name = args.secrets.secret.metadata.name
     prefix = f"/services/{SERVICE_NAME}/"
     env = [
         {"name": "JUPYTERHUB_API_URL", "value": "http://hub:8081/hub/api"},

@@ -2,99 +2,127 @@
 
 Each credential is a `pulumi_random` resource (so `dev` and `prod` never share
 one and nothing is in a file), regenerated only when its rotation keeper in
-config changes. Credentials that containers use are kept in Kubernetes Secrets
-in the namespace that uses them; other components get those Secrets by
-reference (name + key), never the raw string. The z2jh tokens are the one
-exception: the chart only accepts them inline in its values, and setting them
-explicitly is what keeps them stable (the chart's own generation relies on
-Helm `lookup`, which a rendered chart cannot do).
+`labhub:secrets.rotation` changes. Credentials that containers use are kept in
+Kubernetes Secrets in the namespace that uses them, named by the component's
+config model; components get them as a typed bundle (`SpyglassHubSecrets`,
+`NotebookTemplatesSecrets`) whose fields are all there, never optional. The
+z2jh tokens travel inline: the chart only accepts them in its values, and
+setting them explicitly is what keeps them stable (the chart's own generation
+relies on Helm `lookup`, which a rendered chart cannot do).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.config import GENERATED_SECRETS
+from components.config import StackConfig, needed_external_secret
 from components.labels import standard_labels
+from components.mysql_sidecar import secret_data as mysql_secret_data
 
 # Length of generated passwords/tokens; the policy pack requires at least 24.
 PASSWORD_LENGTH = 48
 # JupyterHub wants 32 random bytes, hex-encoded, for its cookie secret and CryptKeeper keys.
 HEX_KEY_BYTES = 32
 
-MYSQL_ROOT_PASSWORD_KEY = "root-password"
 TEMPLATES_API_TOKEN_KEY = "api-token"
 TEMPLATES_SIGNING_KEY_KEY = "signing-key"
 
 
 @dataclass(frozen=True)
-class StackSecretsArgs:
-    """What to generate: only the credentials of the components that are on."""
+class SpyglassHubSecrets:
+    """The Spyglass hub's credentials: chart tokens, the sidecars' Secret, and the OAuth client secret when OAuth is on."""
 
-    spyglass_namespace: pulumi.Input[str] | None = None  # None: the Spyglass hub is off
-    templates_enabled: bool = False
-    rotation: Mapping[str, str] = field(default_factory=dict)
+    proxy_token: pulumi.Output[str]
+    cookie_secret: pulumi.Output[str]
+    crypt_keeper_key: pulumi.Output[str]
+    mysql_secret: k8s.core.v1.Secret  # keys: components.mysql_sidecar ROOT_PASSWORD_KEY, CLIENT_CNF_KEY, INIT_SQL_KEY
+    oauth_client_secret: pulumi.Output[str] | None  # None exactly when auth.type is dummy
+
+
+@dataclass(frozen=True)
+class NotebookTemplatesSecrets:
+    """The templating service's hub API token, and the Secret its server mounts it from (with the signing key)."""
+
+    api_token: pulumi.Output[str]
+    secret: k8s.core.v1.Secret  # keys: TEMPLATES_API_TOKEN_KEY, TEMPLATES_SIGNING_KEY_KEY
+
+
+@dataclass(frozen=True)
+class StackSecretsArgs:
+    """The stack's config, and the namespace of each component that is on (its Secrets live there)."""
+
+    config: StackConfig
+    spyglass_namespace: pulumi.Input[str] | None = None  # required when spyglassHub is enabled
+
+
+class ComponentOffError(LookupError):
+    """Asked for the secrets of a component this stack does not deploy: a bug in __main__, not in config."""
 
 
 class StackSecrets(pulumi.ComponentResource):
-    """Generated credentials and the Kubernetes Secrets that hold them."""
-
-    proxy_token: pulumi.Output[str] | None
-    cookie_secret: pulumi.Output[str] | None
-    crypt_keeper_key: pulumi.Output[str] | None
-    mysql_secret: k8s.core.v1.Secret | None
-    templates_api_token: pulumi.Output[str] | None
-    templates_secret: k8s.core.v1.Secret | None
+    """Generated credentials and the Kubernetes Secrets that hold them, bundled per component."""
 
     def __init__(self, name: str, args: StackSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("labhub:components:StackSecrets", name, None, opts)
         self._name = name
-        self._args = args
-        self.proxy_token = self.cookie_secret = self.crypt_keeper_key = self.templates_api_token = None
-        self.mysql_secret = self.templates_secret = None
-
-        if args.spyglass_namespace is not None:
-            self.proxy_token = self._hex_key("proxyToken")
-            self.cookie_secret = self._hex_key("cookieSecret")
-            self.crypt_keeper_key = self._hex_key("cryptKeeperKey")
-            mysql_root_password = self._password("mysqlRootPassword")
-            # The sidecar reads its root password, and the notebook its client config, from here.
-            self.mysql_secret = self._k8s_secret(
-                "mysql", "spyglass-mysql", args.spyglass_namespace, _mysql_secret_data(mysql_root_password)
-            )
-            if args.templates_enabled:
-                self.templates_api_token = self._password("templatesApiToken")
-                signing_key = self._password("templatesSigningKey")
-                # The templating server's hub token and signing key, mounted from here.
-                self.templates_secret = self._k8s_secret(
-                    "templates",
-                    "notebook-templates",
-                    args.spyglass_namespace,
-                    {TEMPLATES_API_TOKEN_KEY: self.templates_api_token, TEMPLATES_SIGNING_KEY_KEY: signing_key},
-                )
-
+        self._config = args.config
+        self._spyglass: SpyglassHubSecrets | None = None
+        self._templates: NotebookTemplatesSecrets | None = None
+        hub = args.config.spyglass_hub
+        if hub.enabled:
+            if args.spyglass_namespace is None:
+                raise ValueError("StackSecrets needs spyglass_namespace when spyglassHub is enabled")
+            self._spyglass = self._make_spyglass(args.spyglass_namespace)
+            if args.config.notebook_templates.enabled:
+                self._templates = self._make_templates(args.spyglass_namespace)
         self.register_outputs(
             {
-                "mysqlSecretName": self.mysql_secret.metadata.name if self.mysql_secret else None,
-                "templatesSecretName": self.templates_secret.metadata.name if self.templates_secret else None,
+                "mysqlSecretName": self._spyglass.mysql_secret.metadata.name if self._spyglass else None,
+                "templatesSecretName": self._templates.secret.metadata.name if self._templates else None,
             }
         )
 
-    def _keepers(self, secret: str) -> dict[str, str]:
-        assert secret in GENERATED_SECRETS, secret
-        return {"rotation": self._args.rotation.get(secret, "initial")}
+    @property
+    def spyglass_hub(self) -> SpyglassHubSecrets:
+        if self._spyglass is None:
+            raise ComponentOffError("spyglassHub is not enabled on this stack: it has no secrets")
+        return self._spyglass
+
+    @property
+    def notebook_templates(self) -> NotebookTemplatesSecrets:
+        if self._templates is None:
+            raise ComponentOffError("notebookTemplates is not enabled on this stack: it has no secrets")
+        return self._templates
+
+    def _make_spyglass(self, namespace: pulumi.Input[str]) -> SpyglassHubSecrets:
+        hub = self._config.spyglass_hub
+        return SpyglassHubSecrets(
+            proxy_token=self._hex_key("proxyToken"),
+            cookie_secret=self._hex_key("cookieSecret"),
+            crypt_keeper_key=self._hex_key("cryptKeeperKey"),
+            # The sidecar reads its root password, and the notebook its client config, from here.
+            mysql_secret=self._k8s_secret("mysql", hub.mysql_secret_name, namespace, mysql_secret_data(self._password("mysqlRootPassword"))),
+            oauth_client_secret=needed_external_secret(self._config, "spyglassOAuthClientSecret"),
+        )
+
+    def _make_templates(self, namespace: pulumi.Input[str]) -> NotebookTemplatesSecrets:
+        api_token = self._password("templatesApiToken")
+        data = {TEMPLATES_API_TOKEN_KEY: api_token, TEMPLATES_SIGNING_KEY_KEY: self._password("templatesSigningKey")}
+        # The templating server's hub token and signing key, mounted from here.
+        secret = self._k8s_secret("templates", self._config.notebook_templates.secret_name, namespace, data)
+        return NotebookTemplatesSecrets(api_token=api_token, secret=secret)
 
     def _password(self, secret: str) -> pulumi.Output[str]:
         password = random.RandomPassword(
             f"{self._name}-{secret}",
             length=PASSWORD_LENGTH,
             special=False,  # goes into option files and URLs; length gives the entropy
-            keepers=self._keepers(secret),
+            keepers={"rotation": self._config.secrets.keeper(secret)},
             opts=pulumi.ResourceOptions(parent=self),
         )
         return password.result
@@ -103,7 +131,7 @@ class StackSecrets(pulumi.ComponentResource):
         key = random.RandomBytes(
             f"{self._name}-{secret}",
             length=HEX_KEY_BYTES,
-            keepers=self._keepers(secret),
+            keepers={"rotation": self._config.secrets.keeper(secret)},
             opts=pulumi.ResourceOptions(parent=self),
         )
         return key.hex
@@ -122,9 +150,3 @@ class StackSecrets(pulumi.ComponentResource):
             string_data=dict(data),
             opts=pulumi.ResourceOptions(parent=self),
         )
-
-
-def _mysql_secret_data(root_password: pulumi.Output[str]) -> dict[str, pulumi.Input[str]]:
-    from components.mysql_sidecar import secret_data  # the sidecar decides the files it mounts
-
-    return secret_data(root_password)

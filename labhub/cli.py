@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
@@ -34,6 +35,7 @@ _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labhub", description="labhub: a research lab's analysis platform as code")
+    parser.add_argument("--version", action="version", version=f"labhub {_version()}")
     groups: dict[tuple[str, ...], argparse._SubParsersAction] = {(): parser.add_subparsers(dest="command", required=True)}
     for path, (module, help_text) in _COMMANDS.items():
         for depth in range(1, len(path)):
@@ -44,6 +46,14 @@ def _build_parser() -> argparse.ArgumentParser:
         sub = groups[path[:-1]].add_parser(path[-1], help=help_text, description=help_text)
         sub.set_defaults(_module=module)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml's), or a plain word when run from a bare checkout."""
+    try:
+        return importlib.metadata.version("labhub")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 # Which extra each subcommand's imports come from, for a clear error when it is missing.

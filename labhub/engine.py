@@ -121,11 +121,43 @@ def read_stack_files(program_dir: Path, stack: str) -> StackFiles:
     return StackFiles(project, config, frozenset(secret_keys))
 
 
+class StackFileLoader(yaml.SafeLoader):
+    """YAML as the Pulumi CLI reads a stack file: a duplicate key is an error, a date stays text.
+
+    PyYAML keeps the last of two equal keys without a word (the CLI's YAML
+    library refuses them), and turns an unquoted `2026-12-03` into a date
+    object, which the CLI hands to the program as the text it reads.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                first = seen[key]
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {first.line + 1}, column {first.column + 1})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+StackFileLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _load_yaml(path: Path) -> Any:
+    """The document in `path`; UserError with line and column for a YAML mistake."""
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.load(path.read_text(), Loader=StackFileLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise UserError(f"{path} does not exist: is this a Pulumi project directory?") from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise UserError(f"{path}: {where}: {error.problem} (not valid YAML)") from None
     except yaml.YAMLError as error:
         raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
 
@@ -195,8 +227,15 @@ def _computed_outputs(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[
         return {"hex": raw.hex(), "base64": base64.b64encode(raw).decode()}
     if type_ == "docker:index/image:Image":
         image = str(inputs.get("imageName", name))
-        return {"repoDigest": f"{image.split(':')[0]}@sha256:{'0' * 64}", "baseImageName": image}
+        return {"repoDigest": f"{_repository(image)}@sha256:{'0' * 64}", "baseImageName": image}
     return {}
+
+
+def _repository(image: str) -> str:
+    """`registry:5001/a/b:tag` -> `registry:5001/a/b`: the tag is after the last ':' of the last path part."""
+    name = image.partition("@")[0]
+    head, slash, last = name.rpartition("/")
+    return head + slash + last.partition(":")[0]
 
 
 class CapturingMonitor(pulumi_mocks.MockMonitor):

@@ -151,26 +151,51 @@ def write_tree(out: Path, files: dict[str, str]) -> None:
     """Write `files` under `out`, replacing a previous render atomically.
 
     Refuses to replace a non-empty directory that is not a labhub render, so a
-    mistyped `--out` can never wipe someone's files.
+    mistyped `--out` can never wipe someone's files. Anything the file system
+    refuses (a file where a folder should be, a read-only folder or file
+    system, a full disk) is one UserError naming `--out`; the previous render
+    stays as it was and nothing is left beside it.
     """
-    out = out.resolve()
+    out = out.absolute()
+    blocking = next((parent for parent in out.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        raise UserError(f"--out {out}: {blocking} is a file, not a folder; choose a path under a folder")
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
         raise UserError(f"--out {out} exists and is not a labhub render directory; choose an empty or new directory")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as error:
+        raise UserError(f"--out {out}: cannot create it: {_reason(error)}") from None
     try:
         for relative, text in files.items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
         (staging / MARKER).write_text("written by `labhub render`; the whole directory is replaced on each run\n")
-        if out.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            out.rename(retired / "render")
+        _swap_into_place(staging, out)
+    except OSError as error:
+        raise UserError(f"--out {out}: cannot write the render: {_reason(error)}; the previous render, if any, is unchanged") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful swap
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Rename `staging` to `out`; a previous render is moved aside first and restored if the rename fails."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+    try:
+        out.rename(retired / "render")
+        try:
             staging.rename(out)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        except OSError:
+            (retired / "render").rename(out)
+            raise
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)

@@ -6,14 +6,13 @@ like upstream's verify/validate_values.py without --chart-values we drop it
 and check only the keys given. Everything else applies: misspelled keys fail
 (`additionalProperties: false` almost everywhere), as do wrong types.
 
-The schema is read from shared/schemas next to the repository, or from
-$LABHUB_SHARED_DIR/schemas when that is set.
+The schema is the chart's own file, kept in this package (labhub/schemas/, with
+its licence in NOTICE.md), so a clone or an installed package needs nothing else.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,18 +20,13 @@ from typing import Any
 import jsonschema
 import yaml
 
-SCHEMA_FILE = "z2jh-4.4.0-values.schema.yaml"
+CHART_VERSION = "4.4.0"  # the z2jh version whose schema is vendored; config accepts only this one
+SCHEMA_FILE = f"z2jh-{CHART_VERSION}-values.schema.yaml"
 UNKNOWN_PLACEHOLDER = "<unknown>"
 
 
-def shared_dir() -> Path:
-    """The shared directory: $LABHUB_SHARED_DIR, else <repo>/../shared."""
-    override = os.environ.get("LABHUB_SHARED_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[1].parent / "shared"
-
-
 def schema_path() -> Path:
-    return shared_dir() / "schemas" / SCHEMA_FILE
+    return Path(__file__).resolve().parent / "schemas" / SCHEMA_FILE
 
 
 @functools.lru_cache(maxsize=4)

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from components.config import ConfigError, NotebookTemplatesConfig, parse_stack_config
+from components.config import ConfigError, StackConfig, parse_stack_config
+from components.models.notebook_templates import NotebookTemplatesConfig
 from components.notebook_templates import (
     SERVICE_SCOPES,
     NotebookTemplates,
@@ -56,7 +57,8 @@ def _project(tmp_path: Path) -> Path:
 
 def _run(run_component, project_dir: Path, config: NotebookTemplatesConfig) -> tuple[StackRun, NotebookTemplates]:
     def build(built: dict[str, Any]) -> None:
-        secrets = StackSecrets("secrets", StackSecretsArgs(spyglass_namespace="spyglass", templates_enabled=True))
+        stack = StackConfig(notebookTemplates=config)
+        secrets = StackSecrets("secrets", StackSecretsArgs(config=stack, spyglass_namespace="spyglass")).notebook_templates
         built["templates"] = NotebookTemplates(
             "templates",
             NotebookTemplatesArgs(config=config, namespace="spyglass", hub_url="https://hub.example.org", secrets=secrets, project_dir=project_dir),
@@ -179,12 +181,27 @@ def test_filesystem_mode_mounts_the_homes_and_writes_as_their_owner(run_componen
 @pytest.mark.parametrize(
     ("storage", "claim", "message"),
     [
-        pytest.param("filesystem:/home/{username}", None, "needs notebookTemplates.homesClaim", id="no-claim"),
-        pytest.param("filesystem:/{username}", "homes", "not at /", id="homes-at-root"),
-        pytest.param("filesystem:/home/shared", "homes", "String should match pattern", id="no-username"),
-        pytest.param("ftp", None, "String should match pattern", id="unknown-mode"),
+        pytest.param(
+            "filesystem:/home/{username}", None,
+            "labhub:notebookTemplates: storage filesystem:... needs homesClaim, the PVC of the users' homes", id="no-claim",
+        ),
+        pytest.param(
+            "filesystem:/{username}", "homes",
+            "labhub:notebookTemplates: storage: put {username} below a folder (e.g. filesystem:/home/{username}), not at /", id="homes-at-root",
+        ),
+        pytest.param(
+            "filesystem:/home/shared", "homes",
+            "labhub:notebookTemplates.storage: 'filesystem:/home/shared' is not allowed: "
+            "String should match pattern '^(contents|download|filesystem:/.*\\{username\\}.*)$'", id="no-username",
+        ),
+        pytest.param(
+            "ftp", None,
+            "labhub:notebookTemplates.storage: 'ftp' is not allowed: String should match pattern '^(contents|download|filesystem:/.*\\{username\\}.*)$'",
+            id="unknown-mode",
+        ),  # fmt: skip
     ],
 )
 def test_a_storage_mode_that_cannot_work_is_refused_at_config_time(storage: str, claim: str | None, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError) as error:
         parse_stack_config({"labhub:notebookTemplates": json.dumps({"storage": storage, "homesClaim": claim})})
+    assert str(error.value) == message

@@ -12,18 +12,24 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
+from components.config import StackConfig
+from components.stack_secrets import PASSWORD_LENGTH, ComponentOffError, StackSecrets, StackSecretsArgs
 from labhub.engine import is_secret_output
-from components.stack_secrets import PASSWORD_LENGTH, StackSecrets, StackSecretsArgs
 
 PASSWORD = "random:index/randomPassword:RandomPassword"
 BYTES = "random:index/randomBytes:RandomBytes"
 SECRET = "kubernetes:core/v1:Secret"
 
 
-def _args(**overrides: Any) -> StackSecretsArgs:
-    values: dict[str, Any] = {"spyglass_namespace": "spyglass", "templates_enabled": True, "rotation": {}}
-    values.update(overrides)
-    return StackSecretsArgs(**values)
+def _args(hub: bool = True, templates: bool = True, rotation: dict[str, Any] | None = None) -> StackSecretsArgs:
+    config = StackConfig.model_validate(
+        {
+            "spyglassHub": {"enabled": hub},
+            "notebookTemplates": {"enabled": templates, "registry": "localhost:5001"},
+            "secrets": {"rotation": rotation or {}},
+        }
+    )
+    return StackSecretsArgs(config=config, spyglass_namespace="spyglass" if hub else None)
 
 
 def _build(args: StackSecretsArgs):
@@ -55,18 +61,22 @@ def test_every_child_is_parented_to_the_component(run_component) -> None:
 
 
 def test_only_the_credentials_of_enabled_components_exist(run_component) -> None:
-    result, _ = run_component(_build(_args(templates_enabled=False)))
+    result, built = run_component(_build(_args(templates=False)))
     assert "secrets-templatesApiToken" not in {r.name for r in result.resources}
-    result, _ = run_component(_build(_args(spyglass_namespace=None, templates_enabled=False)))
+    with pytest.raises(ComponentOffError, match="^notebookTemplates is not enabled on this stack: it has no secrets$"):
+        built["secrets"].notebook_templates  # noqa: B018 - the property raises
+    result, _ = run_component(_build(_args(hub=False, templates=False)))
     assert [r.type for r in result.resources] == ["labhub:components:StackSecrets"]
 
 
 def test_generated_values_are_pulumi_secrets(run_component) -> None:
     _, built = run_component(_build(_args()))
     secrets: StackSecrets = built["secrets"]
-    for name in ("proxy_token", "cookie_secret", "crypt_keeper_key", "templates_api_token"):
-        output = getattr(secrets, name)
-        assert output is not None and is_secret_output(output), f"{name} must be a Pulumi secret"
+    hub = secrets.spyglass_hub
+    outputs = {"proxy_token": hub.proxy_token, "cookie_secret": hub.cookie_secret, "crypt_keeper_key": hub.crypt_keeper_key}
+    outputs["templates api_token"] = secrets.notebook_templates.api_token
+    for name, output in outputs.items():
+        assert is_secret_output(output), f"{name} must be a Pulumi secret"
 
 
 def test_kubernetes_secrets_hold_the_credentials_as_secret_string_data(run_component) -> None:
@@ -87,6 +97,8 @@ def test_kubernetes_secrets_hold_the_credentials_as_secret_string_data(run_compo
     [
         pytest.param({}, "initial", id="never-rotated"),
         pytest.param({"mysqlRootPassword": "2026-11-22"}, "2026-11-22", id="rotated"),
+        pytest.param({"mysqlRootPassword": __import__("datetime").date(2026, 11, 22)}, "2026-11-22", id="unquoted-yaml-date"),
+        pytest.param({"mysqlRootPassword": 3}, "3", id="a-number"),
     ],
 )
 def test_rotation_is_a_keeper_driven_by_config(run_component, rotation: dict[str, str], expected: str) -> None:

@@ -51,14 +51,18 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from rendered import singleuser
+
 from components import mysql_sidecar as sc
-from components.mysql_sidecar import MySQLSidecarSettings, client_option_file, mysqld_config, root_password_init_sql
+from components.mysql_memory import plan_mysql_memory
+from components.mysql_sidecar import client_option_file, mysqld_config, root_password_init_sql
 
 pytestmark = pytest.mark.integration
 
 MARIADB = shutil.which("mariadb")
-SETTINGS = MySQLSidecarSettings(secret_name="spyglass-mysql", config_map_name="spyglass-mysql-config")
-CONTAINER = sc.mysql_sidecar_container(SETTINGS, {"name": sc.DATA_VOLUME})
+# The sidecar exactly as the dev stack renders it (its memory limit sizes the server below).
+(CONTAINER,) = singleuser("dev")["extraContainers"]
+SIZING = plan_mysql_memory(CONTAINER["resources"]["limits"]["memory"])
 
 
 def fresh_password() -> str:
@@ -93,7 +97,7 @@ def sidecar(mariadb_factory, tmp_path_factory: pytest.TempPathFactory) -> Sideca
     datadir = mariadb_factory.new_datadir("sidecar")
     sock, port = workdir / "mysqld.sock", mariadb_factory.free_port()
     cnf = workdir / sc.SERVER_CNF_KEY
-    cnf.write_text(mysqld_config(SETTINGS.sizing(), port=port, datadir=str(datadir), socket=str(sock)))
+    cnf.write_text(mysqld_config(SIZING, port=port, datadir=str(datadir), socket=str(sock)))
     old, new = fresh_password(), fresh_password()
 
     # First start: the entrypoint's first initialisation (no init file yet; MYSQL_ROOT_HOST=127.0.0.1).
@@ -147,7 +151,7 @@ def test_it_refuses_connections_on_every_other_address(sidecar: Sidecar) -> None
 
 
 def test_buffer_pool_and_limits_are_exactly_the_planned_ones(sidecar: Sidecar) -> None:
-    sizing = SETTINGS.sizing()
+    sizing = SIZING
     with connect(sidecar, sidecar.password) as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT @@innodb_buffer_pool_size, @@max_connections, @@max_allowed_packet, @@innodb_log_file_size,"
@@ -157,7 +161,7 @@ def test_buffer_pool_and_limits_are_exactly_the_planned_ones(sidecar: Sidecar) -
             sizing.buffer_pool_bytes, sizing.max_connections, sizing.max_allowed_packet_bytes, sizing.log_file_bytes,
             sizing.log_buffer_bytes, "127.0.0.1", 1, 0, 0,
         )
-    assert sizing.buffer_pool_bytes == 2 * 2**30  # the default 4Gi limit
+    assert sizing.buffer_pool_bytes == 512 * 2**20  # half the dev stack's 1Gi limit
 
 
 def test_only_the_mysql_only_options_are_ignored(sidecar: Sidecar) -> None:

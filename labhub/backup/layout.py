@@ -73,6 +73,14 @@ def list_backups(dest: Path) -> list[BackupDir]:
     return sorted(found, key=lambda b: (b.taken_at, b.name))
 
 
+def latest_backup(dest: Path, name: str) -> Path:
+    """The newest finished backup called `name` in `dest` (what a verify CronJob checks)."""
+    found = [b for b in list_backups(dest) if b.name == name]
+    if not found:
+        raise UserError(f"no finished backup named {name!r} in {dest}")
+    return found[-1].path
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
@@ -94,7 +102,9 @@ def building(dest: Path, name: str, now: dt.datetime | None = None) -> Iterator[
     """
     check_name(name)
     if not dest.is_dir():
-        raise UserError(f"--dest {dest} is not a directory")
+        if not dest.parent.is_dir():
+            raise UserError(f"--dest {dest}: neither it nor its parent folder exists")
+        dest.mkdir(exist_ok=True)  # a CronJob's first run: /backups/<database> on a fresh volume
     stamp = (now or utc_now()).strftime(TIMESTAMP_FORMAT)
     final = dest / f"{name}-{stamp}"
     if final.exists():

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from labhub.backup import offsite
+from labhub.backup.layout import latest_backup
 from labhub.backup.mysql_client import ClientError, ClientTools
 from labhub.backup.mysql_dump import DumpFailed, dump
 from labhub.backup.mysql_restore import restore
@@ -32,23 +33,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     offsite.add_arguments(dump)
     restore = commands.add_parser("restore", help="load a backup; refuses non-empty schemas unless --force")
     _connection(restore)
-    restore.add_argument("--from", dest="backup", required=True, type=Path, metavar="BACKUP", help="a backup folder")
+    _source(restore)
     restore.add_argument("--schema", action="append", metavar="NAME", help="restore only this schema (repeatable; accounts are then skipped)")
     restore.add_argument("--force", action="store_true", help="drop and replace schemas that exist and are not empty")
     restore.add_argument("--no-accounts", action="store_true", help="do not restore users, roles and grants")
     verify = commands.add_parser("verify", help="restore into scratch schemas, compare with the manifest, drop them")
     _connection(verify)
-    verify.add_argument("--from", dest="backup", required=True, type=Path, metavar="BACKUP", help="a backup folder")
+    _source(verify)
     verify.add_argument("--prefix", default="labhub_verify_", help="scratch schema prefix (default labhub_verify_)")
 
 
 def _connection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--defaults-file", required=True, type=Path, metavar="FILE", help="MySQL option file with the [client] connection and credentials")
+    parser.add_argument("--host", help="server host (overrides the option file's)")
+    parser.add_argument("--port", type=int, help="server TCP port (overrides the option file's)")
+
+
+def _source(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from", dest="backup", type=Path, metavar="BACKUP", help="a backup folder")
+    source.add_argument("--from-latest", type=Path, metavar="DIR", help="the newest finished backup called --name in DIR")
+    parser.add_argument("--name", default="mysql", help="with --from-latest: the backup name (default mysql)")
 
 
 def run(args: argparse.Namespace) -> int:
-    tools = ClientTools.find(args.defaults_file)
+    tools = ClientTools.find(args.defaults_file, args.host, args.port)
     command = args.backup_mysql_command
+    if command != "dump" and args.from_latest is not None:
+        args.backup = latest_backup(args.from_latest, args.name)
     try:
         if command == "dump":
             try:

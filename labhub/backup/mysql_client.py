@@ -50,24 +50,26 @@ class ClientTools:
     dump: str
     mariadb: bool
     defaults_file: Path
+    address: tuple[str, ...] = ()  # --host/--port given on our command line (not secret), passed on
 
     @classmethod
-    def find(cls, defaults_file: Path) -> "ClientTools":
+    def find(cls, defaults_file: Path, host: str | None = None, port: int | None = None) -> "ClientTools":
         check_option_file(defaults_file)
         for client_name, dump_name in (("mysql", "mysqldump"), ("mariadb", "mariadb-dump")):
             client, dump = shutil.which(client_name), shutil.which(dump_name)
             if client and dump:
                 version = subprocess.run([dump, "--version"], capture_output=True, text=True, check=False).stdout
-                return cls(client, dump, "MariaDB" in version, defaults_file)
+                address = tuple([f"--host={host}"] if host else []) + tuple([f"--port={port}", "--protocol=TCP"] if port else [])
+                return cls(client, dump, "MariaDB" in version, defaults_file, address)
         raise UserError("no MySQL client found: install mysql-client (mysql, mysqldump) or mariadb-client")
 
     def client_args(self, *extra: str) -> list[str]:
-        return [self.client, f"--defaults-file={self.defaults_file}", f"--max-allowed-packet={MAX_ALLOWED_PACKET}", *extra]
+        return [self.client, f"--defaults-file={self.defaults_file}", *self.address, f"--max-allowed-packet={MAX_ALLOWED_PACKET}", *extra]
 
     def dump_args(self, databases: list[str]) -> list[str]:
         """One consistent read of `databases`: one transaction, so every schema comes from the same snapshot."""
         args = [
-            self.dump, f"--defaults-file={self.defaults_file}",
+            self.dump, f"--defaults-file={self.defaults_file}", *self.address,
             "--single-transaction", "--quick", "--routines", "--triggers", "--events",
             f"--max-allowed-packet={MAX_ALLOWED_PACKET}", "--hex-blob", "--default-character-set=utf8mb4",
             "--no-tablespaces",  # MySQL 8.0.21+ needs PROCESS for tablespaces; our backup user need not have it

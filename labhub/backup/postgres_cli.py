@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from labhub.backup import offsite
-from labhub.backup.layout import Interrupted
+from labhub.backup.layout import Interrupted, latest_backup
 from labhub.backup.postgres import PgFailed, dump, restore, verify
 from labhub.backup.postgres_client import PgConnection
 
@@ -28,13 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     offsite.add_arguments(dump_parser)
     restore_parser = commands.add_parser("restore", help="load a backup; refuses non-empty databases unless --force")
     _connection(restore_parser)
-    restore_parser.add_argument("--from", dest="backup", required=True, type=Path, metavar="BACKUP", help="a backup folder")
+    _source(restore_parser)
     restore_parser.add_argument("--database", action="append", metavar="NAME", help="restore only this database (repeatable; globals are then skipped)")
     restore_parser.add_argument("--force", action="store_true", help="drop and replace databases that exist and are not empty")
     restore_parser.add_argument("--no-globals", action="store_true", help="do not restore roles and tablespaces")
     verify_parser = commands.add_parser("verify", help="restore into scratch databases, compare with the manifest, drop them")
     _connection(verify_parser)
-    verify_parser.add_argument("--from", dest="backup", required=True, type=Path, metavar="BACKUP", help="a backup folder")
+    _source(verify_parser)
     verify_parser.add_argument("--prefix", default="labhub_verify_", help="scratch database prefix (default labhub_verify_)")
 
 
@@ -42,11 +42,22 @@ def _connection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service", metavar="NAME", help="libpq service (a section of the service file)")
     parser.add_argument("--service-file", type=Path, metavar="FILE", help="libpq service file (default: PGSERVICEFILE or ~/.pg_service.conf)")
     parser.add_argument("--maintenance-db", default="postgres", metavar="NAME", help="database to connect to for listing and creating (default postgres)")
+    parser.add_argument("--host", help="server host (overrides the service file's)")
+    parser.add_argument("--port", type=int, help="server port (overrides the service file's)")
+
+
+def _source(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from", dest="backup", type=Path, metavar="BACKUP", help="a backup folder")
+    source.add_argument("--from-latest", type=Path, metavar="DIR", help="the newest finished backup called --name in DIR")
+    parser.add_argument("--name", default="postgres", help="with --from-latest: the backup name (default postgres)")
 
 
 def run(args: argparse.Namespace) -> int:
-    conn = PgConnection.from_args(args.service, args.service_file, args.maintenance_db)
+    conn = PgConnection.from_args(args.service, args.service_file, args.maintenance_db, args.host, args.port)
     command = args.backup_postgres_command
+    if command != "dump" and args.from_latest is not None:
+        args.backup = latest_backup(args.from_latest, args.name)
     try:
         if command == "dump":
             backup = dump(conn, args.dest, args.name, role_passwords=not args.no_role_passwords)

@@ -53,9 +53,12 @@ class PgConnection:
 
     env: dict[str, str]
     maintenance_db: str = "postgres"
+    address: tuple[tuple[str, str], ...] = ()  # host/port from our command line: explicit, so they beat the service file
 
     @classmethod
-    def from_args(cls, service: str | None, service_file: Path | None, maintenance_db: str) -> "PgConnection":
+    def from_args(
+        cls, service: str | None, service_file: Path | None, maintenance_db: str, host: str | None = None, port: int | None = None
+    ) -> "PgConnection":
         env = dict(os.environ)
         if service_file is not None:
             if not service_file.is_file() or not os.access(service_file, os.R_OK):
@@ -64,11 +67,12 @@ class PgConnection:
         if service is not None:
             env["PGSERVICE"] = service
         env.pop("PGDATABASE", None)  # each call names its database
-        return cls(env, maintenance_db)
+        address = tuple((key, str(value)) for key, value in (("host", host), ("port", port)) if value)
+        return cls(env, maintenance_db, address)
 
     def conninfo(self, dbname: str) -> str:
         """A conninfo naming only the database: quoted properly, whatever characters the name holds."""
-        return make_conninfo(dbname=dbname)
+        return make_conninfo(dbname=dbname, **dict(self.address))
 
     def connect(self, dbname: str | None = None, autocommit: bool = True) -> psycopg.Connection:
         # psycopg hands the conninfo to libpq, which reads PGSERVICE/PGSERVICEFILE/PGPASSFILE from

@@ -62,7 +62,7 @@ def plan(backups: Sequence[BackupDir], policy: Policy) -> tuple[list[BackupDir],
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dest", required=True, type=Path, metavar="DIR", help="the folder holding the backups")
+    parser.add_argument("--dest", required=True, type=Path, action="append", metavar="DIR", help="a folder holding backups (repeatable)")
     parser.add_argument("--keep-daily", type=int, default=7, metavar="N", help="newest backup of each of the last N days (default 7)")
     parser.add_argument("--keep-weekly", type=int, default=4, metavar="M", help="newest backup of each of the last M ISO weeks (default 4)")
     parser.add_argument("--keep-monthly", type=int, default=6, metavar="K", help="newest backup of each of the last K months (default 6)")
@@ -74,19 +74,24 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, flag) < 0:
             raise UserError(f"--{flag.replace('_', '-')} must be 0 or more")
     policy = Policy(args.keep_daily, args.keep_weekly, args.keep_monthly)
-    backups = list_backups(args.dest)
-    verb = "would delete" if args.dry_run else "deleted"
+    for dest in args.dest:
+        _prune(dest, policy, args.dry_run)
+    return 0
+
+
+def _prune(dest: Path, policy: Policy, dry_run: bool) -> None:
+    backups = list_backups(dest)
+    verb = "would delete" if dry_run else "deleted"
     for name in sorted({b.name for b in backups}):
         kept, deleted = plan([b for b in backups if b.name == name], policy)
         for backup in deleted:
-            if not args.dry_run:
+            if not dry_run:
                 shutil.rmtree(backup.path)
             print(f"{verb} {backup.path}")
         print(f"{name}: kept {len(kept)}, {verb} {len(deleted)}")
     cutoff = utc_now() - PARTIAL_MAX_AGE
-    for child in sorted(args.dest.iterdir()):
+    for child in sorted(dest.iterdir()):
         if child.name.startswith(PARTIAL_PREFIX) and dt.datetime.fromtimestamp(child.stat().st_mtime, dt.timezone.utc) < cutoff:
-            if not args.dry_run:
+            if not dry_run:
                 shutil.rmtree(child)
             print(f"{verb} unfinished {child}")
-    return 0

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import config as stack_config
+from components.backups import Backups, BackupsArgs
 from components.labels import standard_labels
 from components.notebook_templates import NotebookTemplates, NotebookTemplatesArgs
 from components.spyglass_hub import SpyglassHub, SpyglassHubArgs
@@ -57,3 +58,7 @@ if hub.enabled:
         ),
     )
     pulumi.export("spyglassHubUrl", spyglass.url)
+
+if cfg.backups.enabled:
+    backups = Backups("backups", BackupsArgs(config=cfg.backups, project_dir=Path(__file__).resolve().parent))
+    pulumi.export("backupCronJobs", sorted(backups.cron_jobs))

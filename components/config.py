@@ -26,6 +26,7 @@ import pulumi
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticUndefined
 
+from components.models.backups import BackupsConfig
 from components.models.not_built import NotBuiltConfig
 from components.models.notebook_templates import NotebookTemplatesConfig
 from components.models.secrets import GENERATED_SECRETS, SecretsConfig
@@ -45,7 +46,7 @@ class StackConfig(Section):
     spyglass_hub: SpyglassHubConfig = Field(default_factory=SpyglassHubConfig, description="SpyglassHub component.")
     notebook_templates: NotebookTemplatesConfig = Field(default_factory=NotebookTemplatesConfig, description="NotebookTemplates component.")
     xnat_hub: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="XnatHub + Postgres component (not built yet).")
-    backups: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="Backups component (not built yet).")
+    backups: BackupsConfig = Field(default_factory=BackupsConfig, description="Backups component: database backup CronJobs and the lab's cleanup.")
     lab_database: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="LabDatabase component (not built yet).")
     paper_environments: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="PaperEnvironments component (not built yet).")
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
+from components import images
 from components.config import ConfigError
 from components.labels import standard_labels
 from components.models.notebook_templates import K8S_NAME, SERVICE_NAME, NotebookTemplatesConfig
@@ -39,8 +39,7 @@ CONFIG_MAP_LIMIT = 1024 * 1024  # Kubernetes refuses ConfigMaps over 1 MiB
 SERVICE_SCOPES = ("read:users", "servers", "access:servers")
 # What a user's OAuth token must carry for the server to accept it.
 USER_ACCESS_SCOPE = f"access:services!service={SERVICE_NAME}"
-# What docker/templates/Dockerfile copies into the image: the tag changes when any of it does.
-_IMAGE_SOURCES = ("docker/templates/Dockerfile", "pyproject.toml", "constraints.txt", "README.md")
+DOCKERFILE = "docker/templates/Dockerfile"
 
 
 @dataclass(frozen=True)
@@ -82,11 +81,7 @@ def templates_digest(files: list[TemplateFile]) -> str:
 
 def source_digest(project_dir: Path) -> str:
     """A tag for the server image that changes exactly when its sources change."""
-    digest = hashlib.sha256()
-    paths = [project_dir / p for p in _IMAGE_SOURCES] + sorted((project_dir / "labhub").rglob("*.py"))
-    for path in paths:
-        digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    return images.source_digest(project_dir, DOCKERFILE)
 
 
 @dataclass(frozen=True)
@@ -120,21 +115,11 @@ class NotebookTemplates(pulumi.ComponentResource):
         labels = standard_labels(K8S_NAME, "notebook-templates")
         self.templates_url = f"{args.hub_url}/services/{SERVICE_NAME}"
 
-        if config.image:
-            self.image = pulumi.Output.from_input(config.image)
-        else:
-            # Built from this repository and pushed; the digest pins exactly what was built.
-            built = docker.Image(
-                f"{name}-image",
-                build=docker.DockerBuildArgs(
-                    context=str(args.project_dir),
-                    dockerfile=str(args.project_dir / "docker" / "templates" / "Dockerfile"),
-                    platform="linux/amd64",
-                ),
-                image_name=f"{config.registry}/labhub-templates:{source_digest(args.project_dir)}",
-                opts=child,
-            )
-            self.image = built.repo_digest
+        # Built from this repository and pushed (the digest pins exactly what was built), or prebuilt.
+        self.image = images.labhub_image(
+            f"{name}-image", project_dir=args.project_dir, dockerfile=DOCKERFILE, repository="labhub-templates",
+            tag=source_digest(args.project_dir) if not config.image else "", prebuilt=config.image, registry=config.registry, opts=child,
+        )  # fmt: skip
 
         # The operator's templates, mounted read-only at their relative paths.
         self.templates = k8s.core.v1.ConfigMap(

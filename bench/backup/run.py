@@ -24,6 +24,7 @@ import getpass
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -121,6 +122,7 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("/var/tmp/labhub-bench-backup"))
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the server
     args.data_dir.mkdir(parents=True, exist_ok=True)
     server, cnf = start_server(args.data_dir)
     try:

@@ -10,7 +10,7 @@ plus `--all-databases`, reads everything twice: about 2x).
 The data set is DataJoint-like, generated once on the server (MariaDB's
 SEQUENCE engine) and kept in --data-dir for later runs:
   bench_common.session   3,000,000 rows: ints, a varchar, a datetime, doubles, a decimal
-  bench_ephys.waveforms    500,000 rows of a 1 KiB binary blob (random bytes, as raw data are)
+  bench_ephys.waveforms    620,000 rows of a 1 KiB binary blob (random bytes, as raw data are)
   bench_notes.notes      1,000,000 rows of ~150 characters of text with quotes and unicode
 
 Usage:  .venv/bin/python bench/backup/run.py [--rounds 3] [--data-dir /var/tmp/labhub-bench-backup]
@@ -43,7 +43,7 @@ CREATE TABLE bench_common.session (id INT PRIMARY KEY, subject VARCHAR(40), star
 INSERT INTO bench_common.session SELECT seq, CONCAT('subject_', seq MOD 997), '2024-01-01' + INTERVAL seq SECOND,
   RAND(seq) * 100, RAND(seq + 1), seq / 7, seq MOD 13 FROM seq_1_to_3000000;
 CREATE TABLE bench_ephys.waveforms (id INT PRIMARY KEY, session_id INT, channel SMALLINT, data LONGBLOB) ENGINE=InnoDB;
-INSERT INTO bench_ephys.waveforms SELECT seq, seq MOD 3000000, seq MOD 384, RANDOM_BYTES(1024) FROM seq_1_to_500000;
+INSERT INTO bench_ephys.waveforms SELECT seq, seq MOD 3000000, seq MOD 384, RANDOM_BYTES(1024) FROM seq_1_to_620000;
 CREATE TABLE bench_notes.notes (id INT PRIMARY KEY, author VARCHAR(32), body TEXT) ENGINE=InnoDB CHARACTER SET utf8mb4;
 INSERT INTO bench_notes.notes SELECT seq, CONCAT('user', seq MOD 50),
   CONCAT('Session ', seq, ': it''s a "note" with ünïcödé, a back\\\\slash and ),( inside. ', REPEAT(MD5(seq), 2)) FROM seq_1_to_1000000;
@@ -121,12 +121,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, default=Path("/var/tmp/labhub-bench-backup"))
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--prepare-only", action="store_true", help="generate the data set and stop")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the server
     args.data_dir.mkdir(parents=True, exist_ok=True)
     server, cnf = start_server(args.data_dir)
     try:
         size = database_bytes(cnf)
+        if args.prepare_only:
+            print(f"data set ready: {size} bytes in {args.data_dir}")
+            return 0
         dest = Path(tempfile.mkdtemp(prefix="labhub-bench-dest-", dir=args.data_dir))
         time_bare(cnf)  # warm the buffer pool: both then read from memory
         ours, bare, backup_bytes = [], [], 0

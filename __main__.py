@@ -7,6 +7,7 @@ import pulumi_kubernetes as k8s
 
 from components import config as stack_config
 from components.lab_database import LabDatabase, LabDatabaseArgs
+from components.backups import Backups, BackupsArgs
 from components.labels import standard_labels
 from components.notebook_templates import NotebookTemplates, NotebookTemplatesArgs
 from components.paper_environments import PaperEnvironments, PaperEnvironmentsArgs
@@ -116,3 +117,6 @@ if xnat_cfg.enabled:
     pulumi.export("xnatJupyterHubServiceToken", xnat_hub.service_token)
     pulumi.export("xnatJupyterHubXnatAccount", xnat_hub.xnat_account)
     pulumi.export("xnatJupyterHubXnatPassword", xnat_hub.xnat_password)
+if cfg.backups.enabled:
+    backups = Backups("backups", BackupsArgs(config=cfg.backups, project_dir=Path(__file__).resolve().parent))
+    pulumi.export("backupCronJobs", sorted(backups.cron_jobs))

@@ -27,6 +27,7 @@ import pulumi
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticUndefined
 
+from components.models.backups import BackupsConfig
 from components.models.lab_database import LabDatabaseConfig
 from components.models.not_built import NotBuiltConfig
 from components.models.notebook_templates import NotebookTemplatesConfig
@@ -49,7 +50,7 @@ class StackConfig(Section):
     spyglass_hub: SpyglassHubConfig = Field(default_factory=SpyglassHubConfig, description="SpyglassHub component.")
     notebook_templates: NotebookTemplatesConfig = Field(default_factory=NotebookTemplatesConfig, description="NotebookTemplates component.")
     xnat_hub: XnatHubConfig = Field(default_factory=XnatHubConfig, description="XnatHub component: JupyterHub for XNAT, with its Postgres.")
-    backups: NotBuiltConfig = Field(default_factory=lambda: NotBuiltConfig(), description="Backups component (not built yet).")
+    backups: BackupsConfig = Field(default_factory=BackupsConfig, description="Backups component: database backup CronJobs and the lab's cleanup.")
     lab_database: LabDatabaseConfig = Field(
         default_factory=lambda: LabDatabaseConfig(), description="LabDatabase component: the shared lab MySQL."
     )

@@ -25,13 +25,11 @@ give users their passwords in their notebooks.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
 from components import mysql_sidecar
@@ -44,7 +42,7 @@ MYSQL_UID = 999  # `mysql` in the official image
 CLIENT_LABEL = "labhub.io/lab-db-client"  # pods of this namespace allowed to connect (the roles Job; backups)
 TOOLS_UID = 10001  # docker/db/Dockerfile's USER
 ROLES_MOUNT, PASSWORDS_MOUNT, ROOT_MOUNT = "/etc/labhub/roles", "/etc/labhub/passwords", "/etc/labhub/root"
-_TOOLS_SOURCES = ("docker/db/Dockerfile", "pyproject.toml", "constraints.txt", "README.md")
+TOOLS_DOCKERFILE = "docker/db/Dockerfile"
 # z2jh labels each user pod `component: singleuser-server`.
 SINGLEUSER_SELECTOR = {"component": "singleuser-server"}
 
@@ -65,15 +63,6 @@ def mysqld_config(config: LabDatabaseConfig) -> str:
         "\n[client]\n"
         "max_allowed_packet = 512M\n"
     )
-
-
-def tools_source_digest(project_dir: Path) -> str:
-    """A tag for the roles-tool image that changes exactly when its sources change."""
-    digest = hashlib.sha256()
-    paths = [project_dir / p for p in _TOOLS_SOURCES] + sorted((project_dir / "labhub").rglob("*.py"))
-    for path in paths:
-        digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def statefulset_spec(config: LabDatabaseConfig, labels: dict[str, str], config_map: Any, root_secret: Any, root_rotation: str) -> dict[str, Any]:
@@ -253,18 +242,12 @@ class LabDatabase(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy", metadata=meta(config.name), spec=network_policy_spec(config, list(args.client_namespaces)), opts=child
         )
-        if config.tools_image:
-            image: pulumi.Input[str] = config.tools_image
-        else:
-            built = docker.Image(
-                f"{name}-tools-image",
-                build=docker.DockerBuildArgs(
-                    context=str(args.project_dir), dockerfile=str(args.project_dir / "docker" / "db" / "Dockerfile"), platform="linux/amd64"
-                ),
-                image_name=f"{config.registry}/labhub-db:{tools_source_digest(args.project_dir)}",
-                opts=child,
-            )
-            image = built.repo_digest
+        # The roles tool (`labhub db apply-roles`), built from this repository like every labhub image.
+        image = images.labhub_image(
+            f"{name}-tools-image", project_dir=args.project_dir, dockerfile=TOOLS_DOCKERFILE, repository="labhub-db",
+            tag=images.source_digest(args.project_dir, TOOLS_DOCKERFILE) if not config.tools_image else "",
+            prebuilt=config.tools_image, registry=config.registry, opts=child,
+        )  # fmt: skip
         self.roles_job = k8s.batch.v1.Job(
             f"{name}-roles-job",
             metadata=meta(config.roles_job_name(args.secrets.accounts_rotation), "lab-database-roles"),

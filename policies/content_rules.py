@@ -33,7 +33,9 @@ from policies.config import (
     name_matcher,
     settings,
 )
-from policies.containers import all_env, command_lines, is_chart, metadata_maps, owned_paths, under
+from policies.containers import (
+    all_env, command_lines, is_chart, metadata_maps, names_a_secret_object, owned_paths, under,
+)
 from policies.free_text import scan, value_findings
 from policies.matching import Path, children, format_path, get, is_mapping, path_matches, type_matches, walk
 from policies.resource_types import CONFIGMAP_TYPES, DOCKER_BUILD_ARGS
@@ -123,7 +125,7 @@ def no_credentials_in_metadata_validator(args: ResourceValidationArgs, report_vi
     for path, node in metadata_maps(args.props):
         for key, value in children(node):
             text = text_of(value)
-            if text is not None:
+            if text is not None and not names_a_secret_object(path + (key,), text):
                 name = str(key).rsplit("/", 1)[-1]  # example.com/api-token -> api-token
                 found.append((path + (key,), f"{str(path[-1])[:-1]} {key}", value_findings(name, text, names)))
     _emit(report_violation, found,

@@ -57,6 +57,7 @@ DEFAULT_CREDENTIAL_NAME_PATTERNS: list[str] = [
 DEFAULT_IGNORED_NAME_PATTERNS: list[str] = [
     r"^existing",
     r"(allow_empty|random_root|onetime)_password$",
+    r"^(checksum|digest|hash|sha\d*)_",  # Helm's `checksum/secret` annotation: a digest that rolls the pods
 ]
 
 # Trailing words that qualify a name without changing what it holds: DB_PASSWORD_B64, API_TOKEN_2.

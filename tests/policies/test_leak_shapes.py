@@ -255,7 +255,27 @@ CLEAN_SCRIPT = ("#!/bin/sh\nset -eu\nexport PGPASSWORD\nread -r PASSWORD < /run/
 CLEAN_COMMANDS = args("mysqldump --defaults-extra-file=/etc/mysql/backup.cnf -p --all-databases",
                       "curl -H 'Authorization: Bearer $(API_TOKEN)' https://x.example.org",
                       "psql postgresql://app:$(DB_PASSWORD)@db/app -p 5432")
+EVERYDAY_FILES = {
+    "nginx.conf": "server {\n  auth_basic \"Restricted\";\n  auth_basic_user_file /etc/nginx/htpasswd;\n"
+                  "  proxy_set_header Authorization $http_authorization;\n}\n",
+    "prometheus.yml": "scrape_configs:\n- job_name: app\n  basic_auth:\n    username: prom\n"
+                      "    password_file: /etc/prom/password\n  bearer_token_file: /var/run/secrets/token\n",
+    "jupyterhub_config.py": "import os\nc.GitHubOAuthenticator.client_secret = os.environ['GITHUB_CLIENT_SECRET']\n"
+                            "c.JupyterHub.cookie_secret_file = '/srv/jupyterhub/cookie_secret'\n",
+    "app.env": "SESSION_COOKIE_SECURE=true\nPASSWORD_RESET_TIMEOUT=3600\nTOKEN_ISSUER=https://id.example.org\n",
+    "my.cnf": "[mysqld]\ndefault_authentication_plugin=mysql_native_password\nskip-name-resolve\n",
+    "ssh_config": "Host *\n  PasswordAuthentication no\n  IdentityFile ~/.ssh/id_ed25519\n",
+}
+INGRESS_ANNOTATIONS = {"nginx.ingress.kubernetes.io/auth-type": "basic",
+                       "nginx.ingress.kubernetes.io/auth-secret": "basic-auth",
+                       "nginx.ingress.kubernetes.io/auth-tls-secret": "ingress/ca-secret",
+                       "cert-manager.io/cluster-issuer": "letsencrypt"}
 CLEAN = [
+    pytest.param(f'configmap("cfg", {EVERYDAY_FILES!r})', "", id="everyday-configuration-files"),
+    pytest.param(f'k8s.networking.v1.Ingress("web", metadata={{**NS, "annotations": {INGRESS_ANNOTATIONS!r}}})\n'
+                 f'deployment("app", {container()}, volumes=[])\n'
+                 f'k8s.core.v1.Service("svc", metadata={{**NS, "annotations": {{"checksum/secret": "{secrets.token_hex(32)}"}}}})',
+                 "", id="annotations-naming-secrets-and-checksums"),
     pytest.param(f'deployment("app", {container(env=json.dumps(CLEAN_ENV))})', "", id="env-names-that-mention-credentials"),
     pytest.param(f'deployment("app", {CLEAN_COMMANDS})', "", id="command-lines-with-references"),
     pytest.param(f'configmap("cfg", {{"backup.sh": {CLEAN_SCRIPT!r}, "nss_wrapper": "lab:x:1000:100::/home/lab:/bin/sh"}})',

@@ -183,6 +183,8 @@ class LabhubMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == "kubernetes:yaml:decode":  # k8s.yaml.ConfigFile/ConfigGroup (v1) parse manifests, as the provider would
+            return {"result": [d for d in yaml.safe_load_all(str(args.args.get("text", ""))) if d]}, []
         raise UserError(f"the program called {args.token}, which the offline engine does not answer")
 
 

@@ -205,6 +205,12 @@ BLOCKED = [
                  ("stack-outputs-keep-credentials-secret", "planted-test", "outputs.db"), id="output-unsecret"),
     pytest.param('pulumi.export("dbUrl", pulumi.Output.unsecret(generated.result).apply(lambda p: f"mysql://root:{p}@db/"))',
                  "", ("stack-outputs-keep-credentials-secret", "planted-test", "outputs.dbUrl"), id="output-url"),
+    pytest.param(f'k8s.yaml.ConfigGroup("manifests", yaml=["apiVersion: v1\\nkind: ConfigMap\\nmetadata: {{name: a}}\\n'
+                 f'data: {{DB_PASSWORD: {PW}}}\\n"])', "", ("no-credentials-in-configmaps", "a", "data.DB_PASSWORD"),
+                 id="yaml-config-group-v1-children"),
+    pytest.param(f'k8s.yaml.v2.ConfigGroup("manifests", yaml="kind: Pod\\napiVersion: v1\\nspec:\\n  containers:\\n'
+                 f'  - {{name: c, image: x, env: [{{name: API_TOKEN, value: {PW}}}]}}\\n")', "",
+                 ("no-credentials-in-properties", "manifests", "yaml"), id="yaml-config-group-v2-text"),
     pytest.param(f'k8s.batch.v1.Job("job", metadata=NS, spec={{"template": {{"spec": {{"restart_policy": "Never", '
                  f'"containers": [{env("MYSQL_ROOT_PASSWORD", PW)}]}}}}}})', "",
                  ("no-plaintext-credential-env", "job", "spec.template.spec.containers[0].env[0].value"), id="job-env"),

@@ -211,6 +211,13 @@ BLOCKED = [
     pytest.param(f'k8s.yaml.v2.ConfigGroup("manifests", yaml="kind: Pod\\napiVersion: v1\\nspec:\\n  containers:\\n'
                  f'  - {{name: c, image: x, env: [{{name: API_TOKEN, value: {PW}}}]}}\\n")', "",
                  ("no-credentials-in-properties", "manifests", "yaml"), id="yaml-config-group-v2-text"),
+    pytest.param(f'k8s.helm.v3.Chart("hub3", k8s.helm.v3.ChartOpts(chart="jupyterhub", version="4.4.0", values='
+                 f'{{"singleuser": {{"extraEnv": {{"DB_PW": "{PW}"}}}}}}))', "",
+                 ("no-plaintext-credential-env", "hub3", "values.singleuser.extraEnv.DB_PW"), id="helm-v3-chart-values"),
+    pytest.param(f'k8s.helm.v3.Release("rel", chart="jupyterhub", values={{"hub": {{"config": {{"JupyterHub": '
+                 f'{{"cookie_secret": "{PW}"}}}}}}}})', "",
+                 ("credential-paths-hold-secrets", "rel", "values.hub.config.JupyterHub.cookie_secret"),
+                 id="helm-v3-release-credential-path"),
     pytest.param(f'k8s.batch.v1.Job("job", metadata=NS, spec={{"template": {{"spec": {{"restart_policy": "Never", '
                  f'"containers": [{env("MYSQL_ROOT_PASSWORD", PW)}]}}}}}})', "",
                  ("no-plaintext-credential-env", "job", "spec.template.spec.containers[0].env[0].value"), id="job-env"),
@@ -298,6 +305,8 @@ CLEAN = [
                  '{"auth": "import os\\nc.GitHubOAuthenticator.client_secret = os.environ[\'CLIENT_SECRET\']\\n"}, '
                  '"extraEnv": {"DB_PASSWORD": {"valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}}}})',
                  "", id="chart-with-generated-and-referenced-credentials"),
+    pytest.param('k8s.helm.v3.Chart("hub3", k8s.helm.v3.ChartOpts(chart="jupyterhub", values={"hub": {"config": '
+                 '{"JupyterHub": {"cookie_secret": generated.result}}}}))', "", id="helm-v3-chart-generated-secret"),
     pytest.param('import pulumi_docker as docker\ndocker.Image("img", image_name="ghcr.io/lab/app:1", skip_push=True, '
                  'build={"context": "."}, registry={"server": "ghcr.io", "username": "lab", '
                  '"password": pulumi.Config().require_secret("ghcrToken")})',

@@ -331,7 +331,7 @@ def run_program(
     """Run a program directory's `__main__.py` with an explicit config bag."""
 
     def program() -> None:
-        with _program_on_path(program_dir):
+        with _program_on_path(program_dir), contextlib.chdir(program_dir):  # the CLI runs it in its directory
             runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__")
 
     return run_under_mocks(program, project, stack, config, secret_keys, warnings)

@@ -319,3 +319,15 @@ def test_clean_programs_pass(tmp_path, capsys, body, config):
     code, found = verdict(planted(tmp_path, body, config), capsys)
     assert found == []
     assert code == 0
+
+
+def test_manifest_files_are_read_relative_to_the_program_as_the_cli_runs_it(tmp_path, capsys, monkeypatch):
+    """`k8s.yaml.ConfigFile("m", file="manifest.yaml")` opens the file from the program's directory, wherever we are."""
+    (tmp_path / "program").mkdir()
+    program = planted(tmp_path / "program", 'k8s.yaml.ConfigFile("m", file="manifest.yaml")')
+    (program / "manifest.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {{DB_PW: {PW}}}\n")
+    monkeypatch.chdir(tmp_path)
+    code, found = verdict(program, capsys)
+    assert [(policy, name, message.split(": ")[0]) for _, policy, name, message in found] == [
+        ("no-credentials-in-configmaps", "a", "data.DB_PW")]
+    assert code == 1

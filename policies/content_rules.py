@@ -53,8 +53,12 @@ def text_of(value: Any) -> str | None:
     return None
 
 
-def nearest_key(path: Path) -> str | None:
-    """The key a value sits under (for a list item, the list's key)."""
+def nearest_key(path: Path, root: Any = None) -> str | None:
+    """The name a value goes by: its key (for a list item, the list's key), or the `name` beside a `value`."""
+    if root is not None and path and path[-1] == "value":
+        label = get(root, *path[:-1], "name")
+        if isinstance(label, str):
+            return label  # {name: MYSQL_ROOT_PASSWORD, value: ...} in manifests not shaped as workloads
     return next((str(k) for k in reversed(path) if isinstance(k, str)), None)
 
 
@@ -151,7 +155,7 @@ def no_credentials_in_properties_validator(args: ResourceValidationArgs, report_
     for path, value in walk(args.props):
         text = text_of(value)
         if text is not None and path and not under(path, owned):
-            found.append((path, "property", value_findings(nearest_key(path), text, names)))
+            found.append((path, "property", value_findings(nearest_key(path, args.props), text, names)))
     _emit(report_violation, found,
           "Every property outside a Secret is stored in clear in the Pulumi state and readable by anyone who can read "
           f"the object. Fix: {REFERENCE_FIX}, or pass the credential as a Pulumi secret input the provider keeps secret.")

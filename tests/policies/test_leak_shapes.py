@@ -218,6 +218,10 @@ BLOCKED = [
                  f'{{"cookie_secret": "{PW}"}}}}}}}})', "",
                  ("credential-paths-hold-secrets", "rel", "values.hub.config.JupyterHub.cookie_secret"),
                  id="helm-v3-release-credential-path"),
+    pytest.param(f'k8s.yaml.v2.ConfigGroup("objs", objs=[{{"apiVersion": "v1", "kind": "Pod", "metadata": {{"name": "p"}}, '
+                 f'"spec": {{"containers": [{env("DB_PASSWORD", PW)}]}}}}])', "",
+                 ("no-credentials-in-properties", "objs", "objs[0].spec.containers[0].env[0].value"),
+                 id="yaml-config-group-v2-objects"),
     pytest.param(f'k8s.batch.v1.Job("job", metadata=NS, spec={{"template": {{"spec": {{"restart_policy": "Never", '
                  f'"containers": [{env("MYSQL_ROOT_PASSWORD", PW)}]}}}}}})', "",
                  ("no-plaintext-credential-env", "job", "spec.template.spec.containers[0].env[0].value"), id="job-env"),

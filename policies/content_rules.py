@@ -34,7 +34,13 @@ from policies.config import (
     settings,
 )
 from policies.containers import (
-    all_env, command_lines, is_chart, metadata_maps, names_a_secret_object, owned_paths, under,
+    all_env,
+    command_lines,
+    is_chart,
+    metadata_maps,
+    names_a_secret_object,
+    owned_paths,
+    under,
 )
 from policies.free_text import scan, value_findings
 from policies.matching import Path, children, format_path, get, is_mapping, path_matches, type_matches, walk

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 from google.protobuf import struct_pb2
 from pulumi.runtime import proto
@@ -45,6 +44,7 @@ from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from labhub.errors import UserError
+from labhub.json_schema import jsonschema
 from labhub.wire import plain
 from policies.secret_rules import ENFORCEMENT_LEVEL, PACK_DESCRIPTION, POLICIES
 

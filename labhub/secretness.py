@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -106,10 +107,8 @@ class _Secrets:
         if not isinstance(value, str):
             return False
         texts = [value]
-        try:
+        with contextlib.suppress(binascii.Error, UnicodeDecodeError, ValueError):  # not base64 text: the value as it is
             texts.append(base64.b64decode(value, validate=True).decode("utf-8"))
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            pass
         return any(secret in text for secret in self._values for text in texts)
 
     def is_secret(self, value: Any, itself: bool, inside: bool) -> bool:

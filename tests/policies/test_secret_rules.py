@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 
 import pytest
-
 from policy_helpers import UNKNOWN, run_policy
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

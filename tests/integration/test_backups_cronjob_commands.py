@@ -137,8 +137,8 @@ def rendered(servers: dict[str, Any]) -> dict[str, Any]:
     section = {
         "enabled": True, "registry": "registry.example/lab", "namespace": "spyglass",
         "databases": [
-            {"name": "lab-mysql", "kind": "mysql", "host": "127.0.0.1", "port": servers["mysql"].port, "credentials": "lab-mysql-backup"},
-            {"name": "xnat-db", "kind": "postgres", "host": "127.0.0.1", "port": servers["postgres"].port, "credentials": "xnat-db-backup"},
+            {"name": "lab-mysql", "kind": "mysql", "host": "127.0.0.1", "port": servers["mysql"].port, "credentialsFrom": "lab-mysql-backup"},
+            {"name": "xnat-db", "kind": "postgres", "host": "127.0.0.1", "port": servers["postgres"].port, "credentialsFrom": "xnat-db-backup"},
         ],
     }  # fmt: skip
     config = parse_stack_config({"labhub:backups": json.dumps(section)}).backups

@@ -61,7 +61,7 @@ def parse_backup_dir(path: Path) -> BackupDir | None:
     match = _BACKUP_DIR.match(path.name)
     if not match or not (path / MANIFEST).is_file():
         return None
-    taken_at = dt.datetime.strptime(match["stamp"], TIMESTAMP_FORMAT).replace(tzinfo=dt.timezone.utc)
+    taken_at = dt.datetime.strptime(match["stamp"], TIMESTAMP_FORMAT).replace(tzinfo=dt.UTC)
     return BackupDir(path, match["name"], taken_at, (path / VERIFIED).is_file())
 
 
@@ -82,7 +82,7 @@ def latest_backup(dest: Path, name: str) -> Path:
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 class Interrupted(Exception):

@@ -94,7 +94,7 @@ def _prune(dest: Path, policy: Policy, dry_run: bool) -> None:
         print(f"{name}: kept {len(kept)}, {verb} {len(deleted)}")
     cutoff = utc_now() - PARTIAL_MAX_AGE
     for child in sorted(dest.iterdir()):
-        if child.name.startswith(PARTIAL_PREFIX) and dt.datetime.fromtimestamp(child.stat().st_mtime, dt.timezone.utc) < cutoff:
+        if child.name.startswith(PARTIAL_PREFIX) and dt.datetime.fromtimestamp(child.stat().st_mtime, dt.UTC) < cutoff:
             if not dry_run:
                 shutil.rmtree(child)
             print(f"{verb} unfinished {child}")

@@ -27,9 +27,12 @@ import pulumi
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticUndefined
 
+from components.models.backups import BackupsConfig
+from components.models.lab_database import LabDatabaseConfig
 from components.models.not_built import NotBuiltConfig
 from components.models.notebook_templates import NotebookTemplatesConfig
-from components.models.secrets import GENERATED_SECRETS, SecretsConfig
+from components.models.paper_environments import PaperEnvironmentsConfig
+from components.models.secrets import SecretsConfig
 from components.models.section import Section
 from components.models.spyglass_hub import SpyglassHubConfig
 from components.models.xnat_hub import XnatHubConfig
@@ -47,14 +50,20 @@ class StackConfig(Section):
     spyglass_hub: SpyglassHubConfig = Field(default_factory=SpyglassHubConfig, description="SpyglassHub component.")
     notebook_templates: NotebookTemplatesConfig = Field(default_factory=NotebookTemplatesConfig, description="NotebookTemplates component.")
     xnat_hub: XnatHubConfig = Field(default_factory=XnatHubConfig, description="XnatHub component: JupyterHub for XNAT, with its Postgres.")
-    backups: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="Backups component (not built yet).")
-    lab_database: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="LabDatabase component (not built yet).")
-    paper_environments: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="PaperEnvironments component (not built yet).")
+    backups: BackupsConfig = Field(default_factory=BackupsConfig, description="Backups component: database backup CronJobs and the lab's cleanup.")
+    lab_database: LabDatabaseConfig = Field(
+        default_factory=lambda: LabDatabaseConfig(), description="LabDatabase component: the shared lab MySQL."
+    )
+    paper_environments: PaperEnvironmentsConfig = Field(
+        default_factory=lambda: PaperEnvironmentsConfig(), description="PaperEnvironments component: Spyglass paper exports as hub profiles."
+    )
 
     @model_validator(mode="after")
     def _cross_component(self) -> StackConfig:
         if self.notebook_templates.enabled and not self.spyglass_hub.enabled:
             raise ValueError("notebookTemplates runs as a service of the Spyglass hub: enable spyglassHub too")
+        if self.paper_environments.enabled and not self.spyglass_hub.enabled:
+            raise ValueError("paperEnvironments are profiles of the Spyglass hub: enable spyglassHub too")
         return self
 
 
@@ -163,7 +172,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         parent = _model_at(path[:-1])
-        allowed = ", ".join(sorted(f.alias for f in parent.model_fields.values())) if parent else "none"
+        allowed = ", ".join(sorted(f.alias or name for name, f in parent.model_fields.items())) if parent else "none"
         return f"{key}: unknown key; allowed keys here are {allowed}"
     if error["type"] == "missing":
         return f"{key}: required value is missing"

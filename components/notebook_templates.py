@@ -19,12 +19,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
-import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
+from components import images
 from components.config import ConfigError
 from components.labels import standard_labels
 from components.models.notebook_templates import K8S_NAME, SERVICE_NAME, NotebookTemplatesConfig
@@ -33,14 +33,19 @@ from components.stack_secrets import TEMPLATES_API_TOKEN_KEY, TEMPLATES_SIGNING_
 PORT = 8080
 TEMPLATES_MOUNT = "/srv/templates"
 HEALTH_PATH = "/healthz"
+SERVICE_PREFIX = f"/services/{SERVICE_NAME}/"
+# Registered with the hub AND sent by the server's HubOAuth (JUPYTERHUB_OAUTH_CALLBACK_URL): the hub
+# compares the two as plain strings, so one constant feeds both. Relative, as the hub's own default
+# for a service when the hub does not use subdomains.
+OAUTH_CALLBACK_URL = f"{SERVICE_PREFIX}oauth_callback"
 RUN_AS = 10001  # the Dockerfile's USER
-CONFIG_MAP_LIMIT = 1024 * 1024  # Kubernetes refuses ConfigMaps over 1 MiB
+# The API server refuses a ConfigMap whose keys and values together exceed 1 MiB (1048576 bytes).
+CONFIG_MAP_LIMIT = 1024 * 1024
 # What the service may do through the hub API: find users' servers, start them, write into them.
 SERVICE_SCOPES = ("read:users", "servers", "access:servers")
 # What a user's OAuth token must carry for the server to accept it.
 USER_ACCESS_SCOPE = f"access:services!service={SERVICE_NAME}"
-# What docker/templates/Dockerfile copies into the image: the tag changes when any of it does.
-_IMAGE_SOURCES = ("docker/templates/Dockerfile", "pyproject.toml", "constraints.txt", "README.md")
+DOCKERFILE = "docker/templates/Dockerfile"
 
 
 @dataclass(frozen=True)
@@ -67,9 +72,15 @@ def read_templates(directory: Path) -> list[TemplateFile]:
     ]
     if not files:
         raise ValueError(f"templates folder {directory} holds no .ipynb files")
-    size = sum(len(f.content.encode()) for f in files)
-    if size > CONFIG_MAP_LIMIT * 0.9:
-        raise ValueError(f"templates in {directory} total {size} bytes; a ConfigMap holds at most 1 MiB")
+    size = sum(len(f.config_map_key.encode()) + len(f.content.encode()) for f in files)
+    if size > CONFIG_MAP_LIMIT:
+        largest = sorted(files, key=lambda f: -len(f.content.encode()))
+        shown = ", ".join(f"{f.relative_path} ({len(f.content.encode())} bytes)" for f in largest[:10])
+        more = f" and {len(files) - 10} more" if len(files) > 10 else ""
+        raise ValueError(
+            f"templates in {directory} take {size} bytes in their ConfigMap (keys included), over the {CONFIG_MAP_LIMIT} a ConfigMap "
+            f"holds: {shown}{more}; shrink them (clear cell outputs) or move some out"
+        )
     return files
 
 
@@ -81,12 +92,8 @@ def templates_digest(files: list[TemplateFile]) -> str:
 
 
 def source_digest(project_dir: Path) -> str:
-    """A tag for the server image that changes exactly when its sources change."""
-    digest = hashlib.sha256()
-    paths = [project_dir / p for p in _IMAGE_SOURCES] + sorted((project_dir / "labhub").rglob("*.py"))
-    for path in paths:
-        digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    """The server image's tag: changes exactly when a file its Dockerfile copies (or the Dockerfile) changes."""
+    return images.source_digest(project_dir, DOCKERFILE)
 
 
 @dataclass(frozen=True)
@@ -120,21 +127,11 @@ class NotebookTemplates(pulumi.ComponentResource):
         labels = standard_labels(K8S_NAME, "notebook-templates")
         self.templates_url = f"{args.hub_url}/services/{SERVICE_NAME}"
 
-        if config.image:
-            self.image = pulumi.Output.from_input(config.image)
-        else:
-            # Built from this repository and pushed; the digest pins exactly what was built.
-            built = docker.Image(
-                f"{name}-image",
-                build=docker.DockerBuildArgs(
-                    context=str(args.project_dir),
-                    dockerfile=str(args.project_dir / "docker" / "templates" / "Dockerfile"),
-                    platform="linux/amd64",
-                ),
-                image_name=f"{config.registry}/labhub-templates:{source_digest(args.project_dir)}",
-                opts=child,
-            )
-            self.image = built.repo_digest
+        # Built from this repository and pushed (the digest pins exactly what was built), or prebuilt.
+        self.image = images.labhub_image(
+            f"{name}-image", project_dir=args.project_dir, dockerfile=DOCKERFILE, repository="labhub-templates",
+            tag=source_digest(args.project_dir) if not config.image else "", prebuilt=config.image, registry=config.registry, opts=child,
+        )  # fmt: skip
 
         # The operator's templates, mounted read-only at their relative paths.
         self.templates = k8s.core.v1.ConfigMap(
@@ -148,21 +145,25 @@ class NotebookTemplates(pulumi.ComponentResource):
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=K8S_NAME, namespace=args.namespace, labels=labels),
-            spec=_deployment_spec(args, labels, items, templates_digest(files), self.image, self.templates.metadata.name),
+            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, _deployment_spec(args, labels, items, templates_digest(files), self.image, self.templates.metadata.name)),
             opts=child,
         )
         # What the hub's proxy routes /services/templates/ to.
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=K8S_NAME, namespace=args.namespace, labels=labels),
-            spec={"type": "ClusterIP", "selector": {"app.kubernetes.io/name": K8S_NAME}, "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector={"app.kubernetes.io/name": K8S_NAME},
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http")],
+            ),
             opts=child,
         )
         self.hub_service = {
             SERVICE_NAME: {
                 "url": f"http://{K8S_NAME}:{PORT}",
                 "api_token": args.secrets.api_token,
-                "oauth_redirect_uri": f"{self.templates_url}/oauth_callback",
+                "oauth_redirect_uri": OAUTH_CALLBACK_URL,
                 "oauth_no_confirm": True,
                 "display": True,
             }
@@ -185,12 +186,12 @@ def _deployment_spec(
 ) -> dict[str, Any]:
     config = args.config
     secret_name = args.secrets.secret.metadata.name
-    prefix = f"/services/{SERVICE_NAME}/"
+    prefix = SERVICE_PREFIX
     env = [
         {"name": "JUPYTERHUB_API_URL", "value": "http://hub:8081/hub/api"},
         {"name": "JUPYTERHUB_CLIENT_ID", "value": f"service-{SERVICE_NAME}"},
         {"name": "JUPYTERHUB_SERVICE_PREFIX", "value": prefix},
-        {"name": "JUPYTERHUB_OAUTH_CALLBACK_URL", "value": f"{prefix}oauth_callback"},
+        {"name": "JUPYTERHUB_OAUTH_CALLBACK_URL", "value": OAUTH_CALLBACK_URL},
         {"name": "JUPYTERHUB_OAUTH_ACCESS_SCOPES", "value": json.dumps([USER_ACCESS_SCOPE])},
         {"name": "JUPYTERHUB_API_TOKEN", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": TEMPLATES_API_TOKEN_KEY}}},
         {"name": "LABHUB_TEMPLATES_SECRET_KEY", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": TEMPLATES_SIGNING_KEY_KEY}}},

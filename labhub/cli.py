@@ -27,6 +27,12 @@ _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("render",): ("labhub.render", "run the program for a stack under the mock engine and write what it would deploy"),
     ("policy-check",): ("labhub.policy_check", "replay a stack's resources through the policy pack, as `pulumi preview --policy-pack` would"),
     ("templates", "serve"): ("labhub.templates.cli", "run the SampleDB notebook templating server"),
+    ("db", "roles-sql"): ("labhub.db.roles_sql", "print the lab database's roles SQL (roles and grants, no passwords) from a stack's config"),
+    ("db", "apply-roles"): ("labhub.db.apply", "create the lab database's accounts from Secret files, then apply the roles SQL as printed"),
+    ("export", "prepare"): ("labhub.export.prepare", "turn a Spyglass paper export into a docker build context (SQL cleaned, streamed)"),
+    ("backup", "mysql"): ("labhub.backup.mysql_cli", "MySQL/MariaDB backups: dump, restore, verify"),
+    ("backup", "postgres"): ("labhub.backup.postgres_cli", "PostgreSQL backups: dump, restore, verify"),
+    ("backup", "prune"): ("labhub.backup.prune", "delete old backups: keep N daily, M weekly, K monthly and the newest verified"),
 }
 
 
@@ -54,7 +60,16 @@ def _version() -> str:
 
 
 # Which extra each subcommand's imports come from, for a clear error when it is missing.
-_EXTRAS = {"labhub.render": "deploy", "labhub.policy_check": "deploy", "labhub.templates.cli": "templates"}
+_EXTRAS = {
+    "labhub.render": "deploy",
+    "labhub.policy_check": "deploy",
+    "labhub.templates.cli": "templates",
+    "labhub.db.apply": "db",
+    "labhub.db.roles_sql": "deploy",
+    "labhub.backup.mysql_cli": "backup",
+    "labhub.backup.postgres_cli": "backup",
+    "labhub.backup.prune": "backup",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

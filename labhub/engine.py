@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -132,7 +133,7 @@ class StackFileLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Mark] = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 first = seen[key]
                 raise yaml.constructor.ConstructorError(
@@ -243,6 +244,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: LabhubMocks) -> None:
         super().__init__(mocks)
+        self.labhub_mocks = mocks
         self.recorded: list[RecordedResource] = []
         self._stack_urn = ""
 
@@ -263,7 +265,8 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             resource_id=request.importId,
             custom=request.custom or False,
         )
-        id_, state = self.mocks.resource_outputs(args, list(request.additionalSecretOutputs))
+        id_, state = self.labhub_mocks.resource_outputs(args, list(request.additionalSecretOutputs))
+        id_ = id_ or ""
         obj_proto = pulumi_mocks._sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_, state)
         self.recorded.append(
@@ -297,7 +300,7 @@ def _stack_outputs() -> dict[str, Any]:
         return rpc.wrap_rpc_secret(plain) if await output.is_secret() else plain
 
     root = get_root_resource()
-    return {key: _sync_await(resolve(value)) for key, value in (root.outputs if root else {}).items()}
+    return {key: _sync_await(resolve(value)) for key, value in (getattr(root, "outputs", None) or {}).items()}
 
 
 def is_secret_output(output: pulumi.Output[Any]) -> bool:
@@ -326,6 +329,7 @@ def run_stack(stack: str, program_dir: Path | None = None) -> StackRun:
     config = dict(files.config)
     secret_keys = set(files.secret_keys)
     warnings: list[str] = []
+    plaintext: set[str] = set()
     for key in _required_secrets(program_dir, config):
         if key not in config:
             config[key] = placeholder_secret()
@@ -334,7 +338,16 @@ def run_stack(stack: str, program_dir: Path | None = None) -> StackRun:
                 f"{key} is a required secret that Pulumi.{stack}.yaml does not hold; using a placeholder "
                 f"(set it with `pulumi config set --secret {key.partition(':')[2]} ...` before deploying)"
             )
-    return run_program(program_dir, files.project, stack, config, secret_keys, warnings)
+        elif key not in secret_keys:
+            # The CLI reads a plaintext value as written and the program's get_secret makes it a secret:
+            # do the same (never a placeholder), treat the value as secret downstream, and say it is in git.
+            plaintext.add(config[key])
+            warnings.append(
+                f"{key} is plaintext in Pulumi.{stack}.yaml: the CLI would deploy it as written, and it is committed "
+                f"(set it with `pulumi config set --secret {key.partition(':')[2]} ...`; `labhub policy-check` fails on it)"
+            )
+    run = run_program(program_dir, files.project, stack, config, secret_keys, warnings)
+    return dataclasses.replace(run, secret_values=run.secret_values | plaintext) if plaintext else run
 
 
 def run_program(

@@ -47,3 +47,11 @@ def _integers(value: Any) -> Any:
 
 def singleuser(stack: str, release: str = "spyglass") -> dict[str, Any]:
     return chart_values(stack, release)["singleuser"]
+
+
+@functools.cache
+def manifest(stack: str, type_: str, namespace: str) -> dict[str, Any]:
+    """The one Kubernetes object of `type_` in `namespace`, its inputs as the engine receives them for `stack` (secrets still wrapped)."""
+    run = run_stack(stack, PROJECT_DIR)
+    (resource,) = [r for r in run.by_type(type_) if r.inputs["metadata"].get("namespace") == namespace]
+    return resource.inputs

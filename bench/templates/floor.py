@@ -45,10 +45,8 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flows-per-thread", type=int, default=1500)
-    args = parser.parse_args()
+def measure_floor(flows_per_thread: int = 1500, threads: int = 4) -> dict[str, float]:
+    """Run the bare server under load; its server CPU per flow and throughput."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -68,17 +66,28 @@ def main() -> int:
 
             client(200)  # warm-up
             before, start = _cpu_seconds(server.pid), time.perf_counter()
-            threads = [threading.Thread(target=client, args=(args.flows_per_thread,)) for _ in range(4)]
-            for t in threads:
+            pool = [threading.Thread(target=client, args=(flows_per_thread,)) for _ in range(threads)]
+            for t in pool:
                 t.start()
-            for t in threads:
+            for t in pool:
                 t.join()
-            flows = 4 * args.flows_per_thread
-            cpu_ms = (_cpu_seconds(server.pid) - before) * 1000 / flows
-            print(f"floor: {cpu_ms:.3f} ms server CPU per flow, {flows / (time.perf_counter() - start):.0f} flows/s")
+            flows = threads * flows_per_thread
+            return {
+                "server_cpu_ms_per_flow": round((_cpu_seconds(server.pid) - before) * 1000 / flows, 3),
+                "flows_per_second": round(flows / (time.perf_counter() - start), 1),
+                "flows": flows,
+            }
         finally:
             server.terminate()
             server.wait(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flows-per-thread", type=int, default=1500)
+    args = parser.parse_args()
+    result = measure_floor(args.flows_per_thread)
+    print(f"floor: {result['server_cpu_ms_per_flow']:.3f} ms server CPU per flow, {result['flows_per_second']:.0f} flows/s")
     return 0
 
 

@@ -19,7 +19,13 @@ soon after mass deletions (the previous run's cleanup, a test suite)
 measures that, not labhub; this script says so when its own previous
 cleanup was less than QUIET_SECONDS ago (`fs_quiet` in the results).
 
-Usage:  .venv/bin/python bench/templates/run.py [--flows 6000] [--threads 4] [--processes 1]
+Modes (`--modes`, default all three, in one run so they share the machine's state):
+  floor  bench/templates/floor.py: bare tornado + the same file write (what any server pays here)
+  dev    the server with --dev-user (no authentication)
+  hub    the server behind a real JupyterHub 5.5.0 (bench/templates/hub_mode.py): clients logged in
+         through the hub's OAuth, each request authenticated by its cookie; hub API calls counted
+
+Usage:  .venv/bin/python bench/templates/run.py [--flows 6000] [--threads 4] [--processes 1] [--modes floor,dev,hub]
 Not a test: pytest does not collect it.
 """
 
@@ -39,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -46,6 +53,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # floor.py, hub_mode.py
 TEMPLATE = "instrument/Data_{measurement_name}.ipynb"
 _FIELD = re.compile(rb'name="(_xsrf|token)" value="([^"]*)"')
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -87,30 +95,33 @@ def server_pids(root_pid: int) -> list[int]:
 
 
 class Client:
-    """One load-generator thread: a persistent connection and its cookie jar (the xsrf cookie)."""
+    """One load-generator thread: a persistent connection and its cookies (the xsrf cookie; in hub mode the login)."""
 
-    def __init__(self, port: int, thread_id: int) -> None:
+    def __init__(self, port: int, thread_id: int, prefix: str = "/", cookie: str = "") -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        self.cookie = ""
+        self.cookies = dict(part.split("=", 1) for part in cookie.split("; ") if part)
+        self.prefix = prefix
         self.thread_id = thread_id
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return headers
 
     def flow(self, number: int) -> float:
         started = time.perf_counter()
         params = json.dumps({"measurement_name": f"M{self.thread_id}-{number}", "operator": "bench", "temperature_k": 4.2, "calibrated": True})
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        if self.cookie:
-            headers["Cookie"] = self.cookie
-        self.connection.request("POST", "/t/" + quote(TEMPLATE), urlencode({"params": params}), headers)
+        self.connection.request("POST", self.prefix + "t/" + quote(TEMPLATE), urlencode({"params": params}), self._headers())
         response = self.connection.getresponse()
         page = response.read()
         if response.status != 200:
             raise RuntimeError(f"confirmation page: HTTP {response.status}: {page[:200]!r}")
-        cookie = response.getheader("Set-Cookie")
-        if cookie:
-            self.cookie = cookie.split(";", 1)[0]
-            headers["Cookie"] = self.cookie
+        for cookie in response.headers.get_all("Set-Cookie") or []:
+            name, value = cookie.split(";", 1)[0].split("=", 1)
+            self.cookies[name] = value
         fields = {k.decode(): v.decode() for k, v in _FIELD.findall(page)}
-        self.connection.request("POST", "/create", urlencode(fields), headers)
+        self.connection.request("POST", self.prefix + "create", urlencode(fields), self._headers())
         response = self.connection.getresponse()
         body = response.read()
         if response.status != 303:
@@ -118,7 +129,8 @@ class Client:
         return time.perf_counter() - started
 
 
-def run_phase(port: int, threads: int, flows: int, max_seconds: float, offset: int) -> tuple[list[float], float]:
+def run_phase(port: int, threads: int, flows: int, max_seconds: float, offset: int, prefix: str = "/",
+              cookies: list[str] | None = None) -> tuple[list[float], float]:
     latencies: list[float] = []
     lock = threading.Lock()
     deadline = time.monotonic() + max_seconds
@@ -126,7 +138,7 @@ def run_phase(port: int, threads: int, flows: int, max_seconds: float, offset: i
     errors: list[BaseException] = []
 
     def worker(thread_id: int) -> None:
-        client = Client(port, thread_id)
+        client = Client(port, thread_id, prefix, (cookies or [""] * threads)[thread_id])
         mine = []
         try:
             for n in range(per_thread):
@@ -160,15 +172,87 @@ def seconds_since_last_cleanup() -> float | None:
         return None
 
 
+def measure_server(mode: str, args: argparse.Namespace, work: Path) -> dict:
+    """Start `labhub templates serve` in `mode` ("dev": --dev-user; "hub": behind a real hub) and measure it."""
+    templates, homes = work / mode / "templates", work / mode / "home"
+    for t in range(args.threads):
+        (homes / f"bench{t}").mkdir(parents=True)
+    (homes / "bench").mkdir()
+    size = make_template(templates)
+    with ExitStack() as stack:
+        env = dict(os.environ, LABHUB_TEMPLATES_SECRET_KEY=secrets.token_hex(32))
+        for name in [k for k in env if k.startswith("JUPYTERHUB_")]:
+            env.pop(name)
+        if mode == "hub":
+            from hub_mode import hub_setup
+
+            setup = stack.enter_context(hub_setup(work / mode))
+            port, prefix = setup.port, setup.prefix
+            env.update(setup.env)
+            auth = ["--hub-url", setup.hub_url]
+        else:
+            with socket_port() as port:
+                pass
+            prefix, auth = "/", ["--dev-user", "bench", "--open-url", "http://127.0.0.1:9/{path}"]
+        server = subprocess.Popen(
+            [sys.executable, *(os.environ.get("BENCH_SERVER_PREFIX", "-m labhub.cli").split()), "templates", "serve", "--templates", str(templates),
+             "--storage", f"filesystem:{homes}/{{username}}", *auth, "--port", str(port),
+             "--processes", str(args.processes), "--log-level", "WARNING"],
+            env=env, cwd=ROOT,
+        )
+        try:
+            wait_ready(port)
+            cookies = [setup.login(f"bench{t}") for t in range(args.threads)] if mode == "hub" else None
+            run_phase(port, args.threads, args.warmup, 30, offset=10_000_000, prefix=prefix, cookies=cookies)
+            checks_before = setup.user_checks() if mode == "hub" else 0
+            pids = server_pids(server.pid)
+            cpu_before = cpu_seconds(pids)
+            latencies, wall = run_phase(port, args.threads, args.flows, args.max_seconds, offset=0, prefix=prefix, cookies=cookies)
+            cpu_after = cpu_seconds(pids)
+            hub_checks = (setup.user_checks() - checks_before) if mode == "hub" else None
+            user, system = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    written = sum(1 for folder in homes.iterdir() if (folder / "instrument").is_dir() for _ in (folder / "instrument").iterdir())
+    latencies.sort()
+    flows = len(latencies)
+    result = {
+        "mode": mode,
+        "template_bytes": size,
+        "threads": args.threads,
+        "server_processes": args.processes,
+        "flows": flows,
+        "seconds": round(wall, 3),
+        "flows_per_second": round(flows / wall, 1),
+        "server_cpu_ms_per_flow": round((user + system) * 1000 / flows, 3),
+        "server_user_ms_per_flow": round(user * 1000 / flows, 3),
+        "server_system_ms_per_flow": round(system * 1000 / flows, 3),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(flows * 0.99) - 1] * 1000, 2),
+        "notebooks_written": written,
+    }
+    if hub_checks is not None:
+        result["hub_token_checks"] = hub_checks
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flows", type=int, default=6000, help="measured flows in total (default 6000)")
+    parser.add_argument("--flows", type=int, default=6000, help="measured flows in total per mode (default 6000)")
     parser.add_argument("--warmup", type=int, default=400)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--processes", type=int, default=1, help="server processes (labhub --processes)")
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="hard bound on the measured phase")
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="hard bound on each measured phase")
+    parser.add_argument("--modes", default="floor,dev,hub", help="comma-separated, in order: floor, dev, hub (default all three)")
     parser.add_argument("--json", metavar="FILE", help="also write the results here")
     args = parser.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    if not set(modes) <= {"floor", "dev", "hub"}:
+        parser.error("--modes takes floor, dev and hub")
 
     since = seconds_since_last_cleanup()
     fs_quiet = since is None or since >= QUIET_SECONDS
@@ -176,67 +260,40 @@ def main() -> int:
         print(f"warning: the previous run deleted its notebooks {since:.0f} s ago; ext4 is still skipping those inodes, "
               f"so server system time will be inflated (wait {QUIET_SECONDS - since:.0f} s for a representative run)",
               file=sys.stderr)
+    results: dict[str, dict] = {}
     work = Path(tempfile.mkdtemp(prefix="labhub-bench-"))
     try:
-        templates, homes = work / "templates", work / "home"
-        (homes / "bench").mkdir(parents=True)
-        size = make_template(templates)
-        with socket_port() as port:
-            pass
-        env = dict(os.environ, LABHUB_TEMPLATES_SECRET_KEY=secrets.token_hex(32))
-        for name in ("JUPYTERHUB_CLIENT_ID", "JUPYTERHUB_OAUTH_CALLBACK_URL"):
-            env.pop(name, None)
-        server = subprocess.Popen(
-            [sys.executable, *(os.environ.get("BENCH_SERVER_PREFIX", "-m labhub.cli").split()), "templates", "serve", "--templates", str(templates),
-             "--storage", f"filesystem:{homes}/{{username}}", "--dev-user", "bench", "--port", str(port),
-             "--open-url", "http://127.0.0.1:9/{path}", "--processes", str(args.processes), "--log-level", "WARNING"],
-            env=env, cwd=ROOT,
-        )
-        try:
-            wait_ready(port)
-            run_phase(port, args.threads, args.warmup, 30, offset=10_000_000)
-            pids = server_pids(server.pid)
-            cpu_before = cpu_seconds(pids)
-            latencies, wall = run_phase(port, args.threads, args.flows, args.max_seconds, offset=0)
-            cpu_after = cpu_seconds(pids)
-            user, system = cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]
-            cpu = user + system
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        written = sum(1 for _ in (homes / "bench" / "instrument").iterdir())
-        latencies.sort()
-        result = {
-            "template_bytes": size,
-            "threads": args.threads,
-            "server_processes": args.processes,
-            "flows": len(latencies),
-            "seconds": round(wall, 3),
-            "flows_per_second": round(len(latencies) / wall, 1),
-            "server_cpu_ms_per_flow": round(cpu * 1000 / len(latencies), 3),
-            "server_user_ms_per_flow": round(user * 1000 / len(latencies), 3),
-            "server_system_ms_per_flow": round(system * 1000 / len(latencies), 3),
-            "p50_ms": round(statistics.median(latencies) * 1000, 2),
-            "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-            "notebooks_written": written,
-            "cpus": os.cpu_count(),
-        }
-        result["fs_quiet"] = fs_quiet
+        for mode in modes:
+            if mode == "floor":
+                from floor import measure_floor
+
+                results["floor"] = measure_floor(max(1, args.flows // args.threads), args.threads)
+            else:
+                results[mode] = measure_server(mode, args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         CLEANUP_MARKER.touch()
-    print(json.dumps(result, indent=2))
-    targets = [("server CPU/flow <= 1.2 ms", result["server_cpu_ms_per_flow"] <= 1.2),
-               ("throughput >= 300 flows/s", result["flows_per_second"] >= 300),
-               ("p99 < 25 ms", result["p99_ms"] < 25)]
+    summary = {"fs_quiet": fs_quiet, "cpus": os.cpu_count(), **results}
+    print(json.dumps(summary, indent=2))
+    targets = []
+    if "dev" in results:
+        dev = results["dev"]
+        targets += [("dev: server CPU/flow <= 1.2 ms", dev["server_cpu_ms_per_flow"] <= 1.2),
+                    ("dev: throughput >= 300 flows/s", dev["flows_per_second"] >= 300),
+                    ("dev: p99 < 25 ms", dev["p99_ms"] < 25)]
+    if "hub" in results:
+        hub = results["hub"]
+        targets.append((f"hub: token checks cached ({hub['hub_token_checks']} hub API calls for {hub['flows']} flows)",
+                        hub["hub_token_checks"] <= args.threads * (1 + int(hub["seconds"]) // 60)))  # one per client per cache minute
+        if "floor" in results:
+            ratio = hub["server_cpu_ms_per_flow"] / results["floor"]["server_cpu_ms_per_flow"]
+            summary["hub_over_floor"] = round(ratio, 2)
+            targets.append((f"hub: server CPU/flow <= 2x the floor's in this run ({ratio:.2f}x)", ratio <= 2))
     for label, ok in targets:
         print(f"{'PASS' if ok else 'MISS'}  {label}")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    return 0
+        Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
+    return 0 if all(ok for _, ok in targets) else 1
 
 
 class socket_port:

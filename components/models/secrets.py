@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime
+from typing import Annotated
 
 from pydantic import BeforeValidator, Field, field_validator
-from typing import Annotated
 
 from components.models.section import Section
 
@@ -22,6 +22,8 @@ GENERATED_SECRETS: dict[str, str] = {
     "xnatServiceToken": "XNAT hub: API token of the `xnat` service (set it in XNAT's JupyterHub plugin after rotating)",  # pragma: allowlist secret
     "xnatPostgresPassword": "XNAT hub: password of the deployed Postgres (the entrypoint sets it on the first start only)",  # pragma: allowlist secret
     "xnatHubAccountPassword": "XNAT hub: password of the hub's own XNAT account (set it in XNAT after rotating)",  # pragma: allowlist secret
+    "labDatabaseRootPassword": "root password of the shared lab MySQL",  # pragma: allowlist secret
+    "labDatabaseUserPasswords": "every lab database account's password (each lab user's, the backup account's)",
 }
 
 

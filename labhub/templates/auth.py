@@ -45,21 +45,45 @@ class HubUserAuth(HubOAuthenticated):
         self.settings["hub_auth"] = value
 
 
+# How long the hub's answer about a token is trusted: one hub API call per
+# token per minute, not one per request (HubAuth's cache, keyed by token and session).
+TOKEN_CACHE_SECONDS = 60
+
+
 def make_hub_auth(service_prefix: str) -> HubOAuth:
     """A HubOAuth configured from JupyterHub's service environment variables.
 
     HubOAuth itself reads JUPYTERHUB_API_TOKEN, JUPYTERHUB_API_URL,
     JUPYTERHUB_CLIENT_ID, JUPYTERHUB_OAUTH_CALLBACK_URL,
     JUPYTERHUB_OAUTH_ACCESS_SCOPES and JUPYTERHUB_HOST; it raises if the
-    token or client id is empty.
+    token or client id is empty. Without access scopes HubAuth would accept
+    any identity the hub knows (another service's token, a token issued for
+    another audience), so an empty set is refused here as well as by the CLI.
     """
-    return HubOAuth(base_url=service_prefix, cache_max_age=60)
+    auth = HubOAuth(base_url=service_prefix, cache_max_age=TOKEN_CACHE_SECONDS)
+    if not auth.access_scopes:
+        raise ValueError("JUPYTERHUB_OAUTH_ACCESS_SCOPES is empty: the server would accept any token the hub knows")
+    return auth
 
 
 def with_auth(handler: type[RequestHandler], dev: bool) -> type[RequestHandler]:
-    """`handler` combined with the chosen authentication mixin."""
+    """`handler` combined with the chosen authentication mixin.
+
+    The mixin comes first so its `get_current_user` wins over tornado's. But
+    JupyterHub's mixin also defines `check_xsrf_cookie`, which would then
+    shadow a handler's own CSRF decision (the confirmation step's exemption
+    for SampleDB's token-less cross-site POST): a handler that defines
+    `check_xsrf_cookie` itself keeps it.
+    """
     mixin: type = DevUserAuth if dev else HubUserAuth
-    return type(handler.__name__, (mixin, handler), {"__doc__": handler.__doc__})
+    namespace: dict[str, Any] = {"__doc__": handler.__doc__}
+    for klass in handler.__mro__:
+        if klass is RequestHandler:
+            break
+        if "check_xsrf_cookie" in klass.__dict__:
+            namespace["check_xsrf_cookie"] = klass.__dict__["check_xsrf_cookie"]
+            break
+    return type(handler.__name__, (mixin, handler), namespace)
 
 
 class OAuthCallbackHandler(HubUserAuth, HubOAuthCallbackHandler):

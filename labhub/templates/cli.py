@@ -7,7 +7,8 @@ file named there), never from arguments, and are never logged:
   confirmation tokens and cookies; all replicas must share it.
 - JupyterHub's service variables: JUPYTERHUB_API_TOKEN, JUPYTERHUB_API_URL,
   JUPYTERHUB_CLIENT_ID, JUPYTERHUB_SERVICE_PREFIX,
-  JUPYTERHUB_OAUTH_CALLBACK_URL (read by JupyterHub's HubOAuth as well).
+  JUPYTERHUB_OAUTH_CALLBACK_URL, JUPYTERHUB_OAUTH_ACCESS_SCOPES (read by
+  JupyterHub's HubOAuth as well; the access scopes are required).
 
 Every mistake a user can make here is a `UserError`: one line, exit 2.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -70,6 +72,23 @@ def _secret_key(dev: bool) -> bytes:
     return value_bytes
 
 
+def _check_access_scopes(raw: str | None) -> None:
+    """The scopes a user's token must carry; without them JupyterHub's HubAuth accepts any identity the hub knows."""
+    if not raw:
+        raise UserError(
+            "running as a JupyterHub service needs JUPYTERHUB_OAUTH_ACCESS_SCOPES "
+            '(e.g. ["access:services!service=templates"]); without it any token the hub knows would be accepted'
+        )
+    try:
+        scopes = json.loads(raw)
+    except ValueError:
+        scopes = None
+    if not isinstance(scopes, list) or not all(isinstance(s, str) and s for s in scopes):
+        raise UserError(f"JUPYTERHUB_OAUTH_ACCESS_SCOPES must be a JSON list of scope names, not {raw[:60]!r}")
+    if not scopes:
+        raise UserError("JUPYTERHUB_OAUTH_ACCESS_SCOPES is an empty list: any token the hub knows would be accepted")
+
+
 def build_config(args: argparse.Namespace):  # -> ServerConfig, imported lazily
     """Check the flags and environment; return the ServerConfig (or raise UserError)."""
     from labhub.templates.app import ServerConfig
@@ -89,6 +108,7 @@ def build_config(args: argparse.Namespace):  # -> ServerConfig, imported lazily
         missing = [name for name in ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_API_URL", "JUPYTERHUB_CLIENT_ID") if not env.get(name)]
         if missing:
             raise UserError(f"running as a JupyterHub service needs {', '.join(missing)} in the environment (or --dev-user for local runs)")
+        _check_access_scopes(env.get("JUPYTERHUB_OAUTH_ACCESS_SCOPES"))
         if not args.hub_url and not args.open_url and args.storage != "download":
             raise UserError("--hub-url is required to send users to their new notebook")
     if not os.path.isdir(args.templates):

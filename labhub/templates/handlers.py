@@ -219,10 +219,30 @@ def read_params(handler: RequestHandler) -> dict[str, Any]:
             raise PageError(400, f"params is not valid JSON ({str(error)[:80]})") from error
         if not isinstance(parsed, dict):
             raise PageError(400, f"params must be a JSON object, not a JSON {type(parsed).__name__}")
+        if _has_lone_surrogate(parsed):
+            raise PageError(400, "params holds a lone surrogate (a \\ud800-\\udfff escape without its pair), which is not Unicode text")
         merged.update(parsed)
     if len(merged) > MAX_PARAMS:
         raise PageError(400, f"at most {MAX_PARAMS} parameters are accepted")
     return merged
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether any string (key or value, at any depth) holds a code point JSON allows but UTF-8 cannot encode."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _refuse_constant(name: str) -> Any:

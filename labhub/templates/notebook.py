@@ -25,6 +25,7 @@ import nbformat
 from nbformat.validator import get_validator
 
 from labhub.templates.literals import Language, ParameterError, language_for, render_cell
+from labhub.templates.mount import open_inside, resolve, walk_templates
 from labhub.templates.naming import NamePattern, NameError_, PatternError, check_relative_path
 
 log = logging.getLogger("labhub.templates")
@@ -60,8 +61,7 @@ class Template:
     path: str  # relative to the templates folder, "/"-separated
     pattern: NamePattern
     language: Language
-    mtime_ns: int
-    size: int
+    identity: tuple[int, int, int, int]  # device, inode, mtime, size of the file read: a change means reload
     notebook: nbformat.NotebookNode = field(repr=False)
     _prefix: bytes = field(repr=False, default=b"")
     _suffix: bytes = field(repr=False, default=b"")
@@ -69,11 +69,10 @@ class Template:
 
     @classmethod
     def load(cls, root: str, path: str) -> Template:
-        """Read, normalise, validate and pre-serialise `root/path`."""
-        full = os.path.join(root, *path.split("/"))
+        """Read, normalise, validate and pre-serialise `root/path` (which must resolve inside `root`)."""
         try:
-            stat = os.stat(full)
-            with open(full, encoding="utf-8") as handle:
+            fd, stat = open_inside(root, path)
+            with open(fd, encoding="utf-8", closefd=True) as handle:
                 notebook = nbformat.read(handle, as_version=4)
         except (OSError, UnicodeDecodeError, ValueError) as error:
             raise TemplateError(f"{path}: cannot read notebook: {error}") from error
@@ -93,7 +92,7 @@ class Template:
         language = language_for(str(spec))
         if language is None:
             raise TemplateError(f"{path}: kernel language {spec!r} is not supported (python, julia, r, c)")
-        template = cls(path, pattern, language, stat.st_mtime_ns, stat.st_size, notebook)
+        template = cls(path, pattern, language, (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size), notebook)
         template._split()
         return template
 
@@ -156,7 +155,11 @@ class Template:
 
 
 class Catalog:
-    """All templates under a folder, reloaded when a file's mtime or size changes.
+    """All templates under a folder, reloaded when a file's inode, mtime or size changes.
+
+    The folder may be a ConfigMap volume (symlinks into `..data/`): files are
+    followed wherever they resolve inside the folder, and nowhere else, and
+    that is checked again each time a template is served (see `mount`).
 
     Scanning is throttled (`rescan_seconds`) so a flood of requests for
     unknown names cannot turn into a flood of directory walks.
@@ -177,18 +180,12 @@ class Catalog:
         """Walk the folder: load new or changed templates, forget removed ones."""
         seen: dict[str, Template] = {}
         errors: dict[str, str] = {}
-        for directory, subdirs, files in os.walk(self.root):
-            subdirs[:] = sorted(d for d in subdirs if not d.startswith(".") and not os.path.islink(os.path.join(directory, d)))
-            for name in sorted(files):
-                full = os.path.join(directory, name)
-                if not name.endswith(".ipynb") or name.startswith(".") or os.path.realpath(full) != os.path.abspath(full):
-                    continue
-                rel = os.path.relpath(full, self.root).replace(os.sep, "/")
-                try:
-                    check_relative_path(rel, what="template path")
-                    seen[rel] = self._fresh(rel)
-                except (TemplateError, NameError_) as error:
-                    errors[rel] = str(error)
+        for rel in walk_templates(self.root):
+            try:
+                check_relative_path(rel, what="template path")
+                seen[rel] = self._fresh(rel)
+            except (TemplateError, NameError_) as error:
+                errors[rel] = str(error)
         for rel, message in errors.items():
             if self._errors.get(rel) != message:
                 log.warning("template skipped: %s", message)
@@ -196,13 +193,14 @@ class Catalog:
             self._templates, self._errors, self._scanned_at = seen, errors, time.monotonic()
 
     def _fresh(self, rel: str) -> Template:
+        """The cached template if its file is unchanged, else a reload; TemplateError if it now resolves outside."""
         current = self._templates.get(rel)
         if current is not None:
             try:
-                stat = os.stat(os.path.join(self.root, *rel.split("/")))
-            except OSError as error:
+                stat = os.stat(resolve(self.root, rel))
+            except OSError as error:  # OutsideMount included: checked on every request, not only at a rescan
                 raise TemplateError(f"{rel}: {error}") from error
-            if (stat.st_mtime_ns, stat.st_size) == (current.mtime_ns, current.size):
+            if (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size) == current.identity:
                 return current
         return Template.load(self.root, rel)
 

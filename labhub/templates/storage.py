@@ -86,14 +86,49 @@ class FilesystemStorage:
         self._next_number: dict[tuple[str, str], int] = {}
 
     def user_folder(self, user: str) -> str:
+        """The user's real folder, made first if it does not exist yet (see `_make_home`)."""
         try:
             check_segment(user, what="user name")
         except NameError_ as error:
             raise StorageError(400, f"cannot map this user to a folder: {error}") from error
         folder = os.path.realpath(self.pattern.replace("{username}", user))
         if not os.path.isdir(folder):
-            raise StorageError(503, f"the folder for user {user} does not exist yet; ask an administrator")
+            self._make_home(user)
+            folder = os.path.realpath(self.pattern.replace("{username}", user))
         return folder
+
+    def _make_home(self, user: str) -> None:
+        """Create the missing folders below the homes mount, as the user's own server would.
+
+        Why create rather than refuse: a lab member who never started a server
+        and clicks "Create Notebook" should get the notebook. In filesystem mode
+        this process runs as the uid and gid single-user servers run as
+        (`filesUid`), so what it makes has the owner a server gives its files;
+        the mode is 0755, what a server's mkdir gives under the usual umask 022
+        (set explicitly, whatever this process's umask). Only the part of the
+        pattern from `{username}` on is created, one checked segment at a time
+        and never through a symlink; the homes mount itself must exist.
+        """
+        fixed, rest = self.pattern.split("{username}", 1)
+        root = fixed.rstrip("/") or "/"
+        if not os.path.isdir(root):
+            raise StorageError(503, f"the shared homes folder {root} is not there (is the homes volume mounted?); ask an administrator")
+        segments = [part for part in (user + rest).split("/") if part]
+        dir_fd = os.open(os.path.realpath(root), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for segment in segments:
+                try:
+                    os.mkdir(segment, self.dir_mode, dir_fd=dir_fd)
+                    os.chmod(segment, self.dir_mode, dir_fd=dir_fd, follow_symlinks=False)
+                except FileExistsError:
+                    pass
+                except OSError as error:
+                    raise StorageError(503, f"cannot create the folder for user {user} under {root}: {error.strerror}; ask an administrator") from error
+                child = self._enter(dir_fd, segment, user + rest)
+                os.close(dir_fd)
+                dir_fd = child
+        finally:
+            os.close(dir_fd)
 
     async def save(self, user: str, destination: str, data: bytes) -> Outcome:
         return Saved(self.write(user, destination, data))

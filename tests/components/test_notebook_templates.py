@@ -133,18 +133,27 @@ def test_the_hub_learns_the_service_with_a_secret_token_and_narrow_scopes(run_co
     _, templates = _run(run_component, project, _config())
     service = templates.hub_service["templates"]
     assert service["url"] == "http://notebook-templates:8080"
-    assert service["oauth_redirect_uri"] == "https://hub.example.org/services/templates/oauth_callback"
     assert is_secret_output(service["api_token"])
     assert templates.hub_role["notebook-templates"]["scopes"] == list(SERVICE_SCOPES)
     assert templates.hub_role["user"]["scopes"] == ["self", "access:services!service=templates"], "users may log in to it"
     assert "admin:users" not in SERVICE_SCOPES and "admin:servers" not in SERVICE_SCOPES
 
 
+def test_the_registered_oauth_redirect_uri_is_the_exact_string_the_server_sends(run_component, project: Path) -> None:
+    """The hub compares the two as plain strings (jupyterhub/oauth/provider.py); HubOAuth sends JUPYTERHUB_OAUTH_CALLBACK_URL."""
+    result, templates = _run(run_component, project, _config())
+    container = result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    sent = {e["name"]: e.get("value") for e in container["env"]}["JUPYTERHUB_OAUTH_CALLBACK_URL"]
+    assert templates.hub_service["templates"]["oauth_redirect_uri"] == sent
+    # Relative, as the hub's own default for a service without subdomains (host + prefix + "oauth_callback").
+    assert sent == "/services/templates/oauth_callback"
+
+
 @pytest.mark.parametrize(
     ("layout", "message"),
     [
         pytest.param({}, "holds no .ipynb files", id="empty"),
-        pytest.param({"big.ipynb": "x" * (1024 * 1024)}, "a ConfigMap holds at most 1 MiB", id="too-big"),
+        pytest.param({"big.ipynb": "x" * (1024 * 1024)}, r"big.ipynb \(1048576 bytes\)", id="one-file-too-big"),
     ],
 )
 def test_an_unusable_templates_folder_is_refused_by_name(tmp_path: Path, layout: dict[str, str], message: str) -> None:
@@ -154,6 +163,67 @@ def test_an_unusable_templates_folder_is_refused_by_name(tmp_path: Path, layout:
         read_templates(tmp_path)
     with pytest.raises(ValueError, match="does not exist"):
         read_templates(tmp_path / "missing")
+
+
+def test_templates_over_a_configmaps_1_mib_fail_at_preview_naming_each_file_and_size(run_component, tmp_path: Path) -> None:
+    """The API server's rule: the sum of every key's and value's bytes is at most 1048576."""
+    project = _project(tmp_path)
+    (project / "templates" / "instrument" / "raw.ipynb").write_text(_notebook("x" * 600_000))
+    (project / "templates" / "big.ipynb").write_text(_notebook("é" * 300_000))  # 2 bytes each in UTF-8
+    with pytest.raises(ConfigError) as caught:
+        _run(run_component, project, _config())
+    message = str(caught.value)
+    assert "\n" not in message
+    sizes = {name: len((project / "templates" / name).read_bytes()) for name in ("instrument/raw.ipynb", "big.ipynb")}
+    for name, size in sizes.items():
+        assert f"{name} ({size} bytes)" in message
+    assert "1048576" in message
+
+
+def test_templates_just_under_the_limit_with_their_keys_are_accepted(tmp_path: Path) -> None:
+    (tmp_path / "a.ipynb").write_text("x")
+    key_bytes = len(read_templates(tmp_path)[0].config_map_key)
+    (tmp_path / "a.ipynb").write_text("x" * (1024 * 1024 - key_bytes))
+    assert len(read_templates(tmp_path)) == 1
+    (tmp_path / "a.ipynb").write_text("x" * (1024 * 1024 - key_bytes + 1))
+    with pytest.raises(ValueError, match="1048576"):
+        read_templates(tmp_path)
+
+
+def _image_context(tmp_path: Path) -> Path:
+    """A copy of what the image build sees: the Dockerfile, the packaging files and the labhub tree."""
+    import shutil
+
+    for name in ("pyproject.toml", "constraints.txt", "README.md", ".dockerignore"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    (tmp_path / "docker" / "templates").mkdir(parents=True)
+    shutil.copy(PROJECT_DIR / "docker" / "templates" / "Dockerfile", tmp_path / "docker" / "templates" / "Dockerfile")
+    shutil.copytree(PROJECT_DIR / "labhub", tmp_path / "labhub", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+IMAGE_EDITS = [
+    pytest.param("README.md", False, id="readme"),
+    pytest.param("labhub/render.py", False, id="render-code"),
+    pytest.param("labhub/engine.py", False, id="engine-code"),
+    pytest.param("labhub/templates/__pycache__/app.cpython-311.pyc", False, id="bytecode-cache"),
+    pytest.param("labhub/templates/app.py", True, id="server-code"),
+    pytest.param("labhub/cli.py", True, id="cli-entry-point"),
+    pytest.param("constraints.txt", True, id="pins"),
+    pytest.param("pyproject.toml", True, id="packaging"),
+    pytest.param("docker/templates/Dockerfile", True, id="dockerfile"),
+]
+
+
+@pytest.mark.parametrize(("edited", "rebuilds"), IMAGE_EDITS)
+def test_the_image_tag_changes_exactly_when_a_file_the_image_copies_changes(tmp_path: Path, edited: str, rebuilds: bool) -> None:
+    context = _image_context(tmp_path)
+    before = source_digest(context)
+    path = context / edited
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        handle.write("\n# edited\n")
+    assert (source_digest(context) != before) is rebuilds
 
 
 def test_each_stack_exports_the_exact_sampledb_settings(each_stack: StackRun) -> None:

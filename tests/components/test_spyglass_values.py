@@ -11,15 +11,12 @@ user pods take ingress only from the hub and proxy; images are pinned.
 from __future__ import annotations
 
 import hashlib
-
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
-
 from kubespawner_expansion import expand
 
 from components.credential_paths import CHART_CREDENTIAL_PATHS

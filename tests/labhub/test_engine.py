@@ -81,3 +81,12 @@ def test_the_dev_stack_renders_its_registry_with_the_port(stack_runs) -> None:
     image = deployment.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.startswith("localhost:5001/labhub-templates@sha256:"), image
     assert json.dumps(image)
+
+
+def test_the_readmes_rotation_example_rotates_the_secret_it_names(tmp_path: Path) -> None:
+    """README's how-to, as a user would copy it into a stack file, reaches the keeper of that secret."""
+    readme = (PROJECT_DIR / "README.md").read_text()
+    block = readme.split("<!-- rotation-example:start -->\n```yaml\n", 1)[1].split("```\n<!-- rotation-example:end -->", 1)[0]
+    run = run_stack("t", _project(tmp_path, block))
+    (bytes_,) = [r for r in run.resources if r.name == "secrets-cookieSecret"]
+    assert bytes_.inputs["keepers"] == {"rotation": "2026-12-03"}

@@ -9,25 +9,24 @@ render never leaves a half-written directory.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-
-import json
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
+from pulumi.runtime import rpc
 
 from labhub.cli import main
 from labhub.engine import PROJECT_DIR, StackRun, read_stack_files, run_stack
 from labhub.errors import UserError
 from labhub.render import MARKER, REDACTED, redact, render_files, write_tree
 from labhub.z2jh_schema import validate_z2jh_values
-from pulumi.runtime import rpc
 
 # The oldest Kubernetes minor that z2jh 4.4.0 supports is 1.28; we validate against a
 # current one (the bundled schemas' newest) so removed APIs are caught too.

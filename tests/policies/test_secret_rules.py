@@ -127,9 +127,9 @@ def test_env_rule_takes_custom_patterns_from_config():
 
 
 def test_env_rule_ignored_names_are_configurable():
-    props = deployment(pod([container([env("PASSWORD_HINT", "ask the lab manager")])]))
+    props = deployment(pod([container([env("LEGACY_PASSWORD", "ask the lab manager")])]))
     assert run_policy("no-plaintext-credential-env", DEPLOYMENT, props) != []
-    assert run_policy("no-plaintext-credential-env", DEPLOYMENT, props, {"ignoredNamePatterns": ["_hint$"]}) == []
+    assert run_policy("no-plaintext-credential-env", DEPLOYMENT, props, {"ignoredNamePatterns": ["^legacy_"]}) == []
 
 
 # --- no-plaintext-credential-in-chart-values ---------------------------------------------------
@@ -142,7 +142,8 @@ CHART_VIOLATIONS = [
     pytest.param({"hub": {"services": {"xnat": {"apiToken": WEAK}}}}, ["values.hub.services.xnat.apiToken"],
                  id="camel-api-token-not-allow-listed"),
     pytest.param({"other": {"auth_token": WEAK}}, ["values.other.auth_token"], id="snake-auth-token"),
-    pytest.param({"vault": {"keys": [WEAK, WEAK]}}, ["values.vault.keys[0]", "values.vault.keys[1]"], id="keys-list"),
+    pytest.param({"vault": {"apiKeys": [WEAK, WEAK]}}, ["values.vault.apiKeys[0]", "values.vault.apiKeys[1]"],
+                 id="keys-list"),
     pytest.param({"minio": {"secretKey": WEAK}}, ["values.minio.secretKey"], id="secret-key"),
 ]
 

@@ -16,7 +16,11 @@ import pytest
 from labhub.cli import main
 
 HUB_ENV = ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_API_URL", "JUPYTERHUB_CLIENT_ID", "JUPYTERHUB_OAUTH_CALLBACK_URL",
-           "JUPYTERHUB_SERVICE_PREFIX", "LABHUB_TEMPLATES_SECRET_KEY", "LABHUB_TEMPLATES_SECRET_KEY_FILE")
+           "JUPYTERHUB_SERVICE_PREFIX", "JUPYTERHUB_OAUTH_ACCESS_SCOPES", "JUPYTERHUB_OAUTH_SCOPES", "JUPYTERHUB_SERVICE_NAME",
+           "LABHUB_TEMPLATES_SECRET_KEY", "LABHUB_TEMPLATES_SECRET_KEY_FILE")
+# A complete hub service environment, except what a case removes or changes.
+_SERVICE = {"JUPYTERHUB_API_TOKEN": "t" * 32, "JUPYTERHUB_API_URL": "http://127.0.0.1:1/hub/api",  # pragma: allowlist secret
+            "JUPYTERHUB_CLIENT_ID": "service-templates", "LABHUB_TEMPLATES_SECRET_KEY": "k" * 32}  # pragma: allowlist secret
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +41,11 @@ REFUSED = [
     pytest.param(["--templates", "/nonexistent", "--dev-user", "alice"], {}, "not a folder", id="missing-templates"),
     pytest.param(["--dev-user", "alice", "--token-max-age", "5"], {}, "at least 60", id="token-lifetime-too-short"),
     pytest.param(["--dev-user", "alice"], {"LABHUB_TEMPLATES_SECRET_KEY": "short"}, "at least 32", id="short-secret-key"),  # pragma: allowlist secret
+    pytest.param(["--hub-url", "https://hub.example.org"], _SERVICE, "JUPYTERHUB_OAUTH_ACCESS_SCOPES", id="service-without-access-scopes"),
+    pytest.param(["--hub-url", "https://hub.example.org"], {**_SERVICE, "JUPYTERHUB_OAUTH_ACCESS_SCOPES": "[]"}, "JUPYTERHUB_OAUTH_ACCESS_SCOPES",
+                 id="service-with-empty-access-scopes"),
+    pytest.param(["--hub-url", "https://hub.example.org"], {**_SERVICE, "JUPYTERHUB_OAUTH_ACCESS_SCOPES": "access:services"}, "JSON list",
+                 id="service-with-access-scopes-not-json"),
 ]
 
 
@@ -58,6 +67,7 @@ def test_a_production_start_without_a_signing_key_is_refused(tmp_path, monkeypat
     for name in ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_CLIENT_ID"):
         monkeypatch.setenv(name, secrets.token_hex(16))
     monkeypatch.setenv("JUPYTERHUB_API_URL", "http://127.0.0.1:1/hub/api")
+    monkeypatch.setenv("JUPYTERHUB_OAUTH_ACCESS_SCOPES", '["access:services!service=templates"]')
     args = ["templates", "serve", "--templates", str(tmp_path), "--storage", "download", "--hub-url", "http://127.0.0.1:1"]
     assert main(args) == 2
     assert "set LABHUB_TEMPLATES_SECRET_KEY" in capsys.readouterr().err

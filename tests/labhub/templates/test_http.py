@@ -12,6 +12,8 @@ Invariants, each checked against a server listening on 127.0.0.1:
 from __future__ import annotations
 
 import json
+import os
+import stat
 import time
 from pathlib import Path
 
@@ -100,6 +102,9 @@ BAD_REQUESTS = [
     pytest.param("t/c/analysis.ipynb", {"values": [1, 2]}, 400, "C notebooks take strings", id="list-in-c-notebook"),
     pytest.param("t/r/analysis.ipynb", {"_x": 1}, 400, "not a valid r variable name", id="r-name-starting-with-underscore"),
     pytest.param("t/julia/analysis.ipynb", {"end": 1}, 400, "not a valid julia variable name", id="julia-keyword-name"),
+    pytest.param("t/Untitled.ipynb", '{"x": "\\ud800"}', 400, "lone surrogate", id="lone-surrogate-in-value"),
+    pytest.param("t/Untitled.ipynb", '{"\\udfff": 1}', 400, "lone surrogate", id="lone-surrogate-in-name"),
+    pytest.param("t/Untitled.ipynb", '{"x": {"y": ["\\ud83d"]}}', 400, "lone surrogate", id="lone-surrogate-nested"),
 ]
 
 
@@ -230,3 +235,24 @@ def test_pages_carry_a_strict_content_security_policy(server):
     response = requests.get(f"{server.url}/t/Untitled.ipynb", timeout=10)
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_user_without_a_home_folder_gets_it_made_as_their_server_would_and_the_notebook_in_it(make_server, homes):
+    """Owner: this process (the uid single-user servers run as, `filesUid`); mode 0755, as a server's mkdir under umask 022."""
+    server = make_server(dev_user="carol")
+    session = requests.Session()
+    response = confirm(session, server.url, confirm_page(session, server.url, "Untitled.ipynb", {"x": 1}))
+    assert response.status_code == 303, response.text
+    home = homes / "carol"
+    assert _files(home) == {"Untitled.ipynb"}
+    assert (home.stat().st_uid, home.stat().st_gid) == (os.geteuid(), os.getegid())
+    assert stat.S_IMODE(home.stat().st_mode) == 0o755
+
+
+def test_missing_shared_homes_are_a_clear_503_naming_the_folder(make_server, homes, tmp_path):
+    server = make_server(storage=f"filesystem:{tmp_path}/not-mounted/{{username}}")
+    session = requests.Session()
+    response = confirm(session, server.url, confirm_page(session, server.url, "Untitled.ipynb", {"x": 1}))
+    assert response.status_code == 503
+    assert f"{tmp_path}/not-mounted" in response.text
+    assert not (tmp_path / "not-mounted").exists()

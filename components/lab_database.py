@@ -32,7 +32,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import mysql_sidecar
+from components import images, mysql_sidecar
 from components.labels import standard_labels
 from components.models.lab_database import PASSWORD_KEY, PORT, ROLES_SQL_KEY, LabDatabaseConfig
 from components.quantities import parse_memory_quantity

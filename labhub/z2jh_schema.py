@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
+from labhub.json_schema import jsonschema
 from labhub.wire import plain
 
 CHART_VERSION = "4.4.0"  # the z2jh version whose schema is vendored; config accepts only this one

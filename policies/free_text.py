@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import base64
 import binascii
+import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -156,10 +157,8 @@ def pairs(text: str, *, python: bool = False) -> Iterator[tuple[str, str]]:
             document = None
         if isinstance(document, (dict, list)):
             yield from _document_pairs(document)
-    try:
+    with contextlib.suppress(SyntaxError, ValueError):  # not Python: the other formats still apply
         yield from _python_pairs(ast.parse(text))
-    except (SyntaxError, ValueError):
-        pass
     if stripped.startswith("<"):
         yield from _xml_pairs(stripped)
     if python:

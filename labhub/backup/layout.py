@@ -173,6 +173,17 @@ def read_manifest(backup: Path) -> dict[str, Any]:
     return manifest
 
 
+def load_backup(backup: Path, kind: str) -> dict[str, Any]:
+    """The manifest of a sound backup of `kind`; a UserError when it is not one or its files do not match."""
+    manifest = read_manifest(backup)
+    if manifest["kind"] != kind:
+        raise UserError(f"{backup} is a {manifest['kind']} backup, not {kind}")
+    problems = check_files(backup, manifest)
+    if problems:
+        raise UserError(f"{backup} is damaged: {'; '.join(problems)}")
+    return manifest
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _prune(dest: Path, policy: Policy, dry_run: bool) -> None:
+    if not dest.exists() and dest.parent.is_dir():
+        print(f"{dest}: no backups yet")  # a database whose first dump has not run
+        return
     backups = list_backups(dest)
     verb = "would delete" if dry_run else "deleted"
     for name in sorted({b.name for b in backups}):

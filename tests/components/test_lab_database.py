@@ -156,7 +156,7 @@ def test_only_the_hubs_user_pods_and_labelled_clients_reach_mysqld(stack_runs: d
 
 
 def _egress(run: StackRun) -> list[dict[str, Any]]:
-    (chart,) = run.by_type(CHART)
+    chart = run.one(CHART, "spyglass-chart")
     values = rpc.unwrap_rpc_secret(chart.inputs["values"])
     return values["singleuser"]["networkPolicy"]["egress"]
 

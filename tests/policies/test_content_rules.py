@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from policy_helpers import UNKNOWN, run_policy
 
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"

@@ -133,7 +133,7 @@ class Postgres(pulumi.ComponentResource):
             self.register_outputs({"deployed": False})
             return
         # Inputs (the namespace, the Secret's name) may be Outputs: Pulumi resolves them inside the objects.
-        manifests = postgres_manifests(config, args.name, args.namespace, args.secret_name, args.client_selector)  # type: ignore[arg-type]
+        manifests = postgres_manifests(config, args.name, args.namespace, args.secret_name, args.client_selector)
         child = pulumi.ResourceOptions(parent=self)
         kinds = {"StatefulSet": k8s.apps.v1.StatefulSet, "Service": k8s.core.v1.Service, "NetworkPolicy": k8s.networking.v1.NetworkPolicy}
         self.resources = {

@@ -23,8 +23,8 @@ import pulumi_random as random
 from components.config import StackConfig, needed_external_secret
 from components.labels import standard_labels
 from components.models.lab_database import PASSWORD_KEY
-from components.mysql_sidecar import INIT_SQL_KEY, root_password_init_sql
 from components.models.xnat_hub import ACCOUNT_PASSWORD_KEY, POSTGRES_PASSWORD_KEY
+from components.mysql_sidecar import INIT_SQL_KEY, root_password_init_sql
 from components.mysql_sidecar import secret_data as mysql_secret_data
 from labhub.db.roles import accounts as db_accounts
 

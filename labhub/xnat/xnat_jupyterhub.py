@@ -29,7 +29,7 @@ import shlex
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from jupyterhub.auth import Authenticator
+from jupyterhub.auth import Authenticator  # type: ignore[import-untyped]
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from traitlets import Bool, Float, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
@@ -137,10 +137,10 @@ class XnatClient(LoggingConfigurable):
         client = AsyncHTTPClient(force_instance=True)
         try:
             response = await client.fetch(request, raise_error=False)
-        except HTTPClientError as e:  # 599: timeout, connection closed
+        except HTTPClientError as e:  # 599: timeout, connection closed (and with curl: refused, DNS, TLS)
             raise XnatError(f"XNAT at {self.xnat_url} did not answer: {e.message}") from None
-        except OSError as e:  # refused, DNS, TLS verification
-            raise XnatError(f"XNAT at {self.xnat_url} could not be reached: {e}") from None
+        except OSError as e:  # tornado's own client: refused, DNS, TLS verification
+            raise XnatError(f"XNAT at {self.xnat_url} did not answer: {e}") from None
         finally:
             client.close()
         if response.code != 200:

@@ -158,7 +158,7 @@ def test_secrets_of_an_xnat_hub_are_refused_when_it_is_off(run_component) -> Non
 
     def build(built: dict[str, Any]) -> None:
         with pytest.raises(ComponentOffError, match="xnatHub is not enabled"):
-            StackSecrets("secrets", StackSecretsArgs(config=stack)).xnat_hub
+            _ = StackSecrets("secrets", StackSecretsArgs(config=stack)).xnat_hub
 
     run_component(build)
 

@@ -35,6 +35,7 @@ class FakeXnat:
     user_options: dict[tuple[str, str], Any] = field(default_factory=dict)  # (user, server name) -> JSON
     faults: dict[str, str] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    user_agents: set[str] = field(default_factory=set)  # which HTTP client asked
     release: threading.Event = field(default_factory=threading.Event)
     hub_account: tuple[str, str] | None = None
     url: str = ""
@@ -102,6 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
         if header.startswith("Basic "):
             user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
         self.xnat.requests.append((path, user))
+        self.xnat.user_agents.add(self.headers.get("User-Agent", ""))
         fault = self.xnat.faults.get(path)
         if fault == "slow":
             self.xnat.release.wait(timeout=60)

@@ -6,7 +6,8 @@ beside the hub's jupyterhub_config.py (z2jh mounts them at /usr/local/etc/jupyte
 and its config puts that folder on sys.path), `hub.config` (authenticator class,
 KubeSpawner settings), `hub.extraConfig` (the spawn hook), `hub.extraEnv` (the
 JH_XNAT_* settings; Secret references filled with this run's values, and the
-XNAT URL pointed at the fake XNAT), and z2jh's static-storage volume and mount.
+XNAT URL pointed at the fake XNAT), z2jh's static-storage volume and mount, and
+z2jh's choice of tornado's curl HTTP client.
 
 Invariants: users log in through the hub's own login form only when XNAT says
 yes; a login held up at XNAT does not hold up another user's; a spawn gets the
@@ -65,6 +66,8 @@ c.JupyterHub.spawner_class = RecordingKubeSpawner
 c.KubeSpawner.namespace = "xnat"
 """
 Z2JH_CONFIG_DIR = "/usr/local/etc/jupyterhub"
+# z2jh's jupyterhub_config.py makes tornado's curl client the default (its hub image has pycurl).
+Z2JH_CURL = "from tornado.httpclient import AsyncHTTPClient\nAsyncHTTPClient.configure('tornado.curl_httpclient.CurlAsyncHTTPClient')\n"
 RELEASE = "xnat-jupyterhub"  # the dev stack's XNAT hub release
 OPTIONS = {
     "task_template": {
@@ -168,6 +171,10 @@ def test_a_failed_xnat_call_shows_the_user_a_readable_spawn_error(xnat_hub: Xnat
     assert not (xnat_hub.pods / "dave.json").exists()
 
 
+def test_the_hub_asked_xnat_with_the_curl_client_as_z2jhs_hub_does(xnat_hub: XnatHub) -> None:
+    assert xnat_hub.xnat.requests and all("pycurl" in agent for agent in xnat_hub.xnat.user_agents), xnat_hub.xnat.user_agents
+
+
 def test_no_password_reaches_the_hub_log(xnat_hub: XnatHub) -> None:
     log = xnat_hub.hub.log_text()
     assert "xnat_jupyterhub" in log or "XnatAuthenticator" in log  # the log is the hub's, with our module in it
@@ -189,7 +196,7 @@ def _rendered_hub_settings(xnat: FakeXnat, work: Path) -> HubSettings:
         f"c.KubeSpawner.volumes = [{{'name': 'home', 'persistentVolumeClaim': {{'claimName': {storage['static']['pvcName']!r}}}}}]\n"
         f"c.KubeSpawner.volume_mounts = [{{'mountPath': {storage['homeMountPath']!r}, 'name': 'home', 'subPath': {storage['static']['subPath']!r}}}]\n"
     )
-    settings.extra_config = static_storage + "".join(hub["extraConfig"][k] for k in sorted(hub["extraConfig"])) + RECORDING_SPAWNER
+    settings.extra_config = Z2JH_CURL + static_storage + "".join(hub["extraConfig"][k] for k in sorted(hub["extraConfig"])) + RECORDING_SPAWNER
     secrets = {"xnat-jupyterhub-xnat-account": xnat.hub_account[1], "xnat-jupyterhub-postgres": "unused-here"}
     env = {}
     for name, value in hub["extraEnv"].items():

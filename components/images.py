@@ -16,6 +16,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
+
 def image_sources(project_dir: Path, dockerfile: str) -> list[Path]:
     """Every file the Dockerfile's COPY instructions put into the image (folders expanded), plus the Dockerfile.
 

@@ -25,17 +25,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import mysql_sidecar
-from components.config import ConfigError
+from components.chart_values import SCHEMA_PLACEHOLDER, require_valid_values
 from components.labels import standard_labels
 from components.models.lab_database import LabDatabaseConfig
-from components.paper_environments import PaperImages
 from components.models.spyglass_hub import SpyglassHubConfig
+from components.paper_environments import PaperImages
 from components.spyglass_values import HubTokens, PaperProfile, spyglass_hub_values
 from components.stack_secrets import SpyglassHubSecrets
-from labhub.z2jh_schema import validate_z2jh_values
-
-CHART_NAME = "jupyterhub"
-_SCHEMA_PLACEHOLDER = "<generated>"  # stands in for each token while the values are checked against the schema
+from components.z2jh_chart import z2jh_chart
 
 
 def check_values_schema(
@@ -50,12 +47,10 @@ def check_values_schema(
     The tokens are not known yet (they are Outputs), so placeholders stand in:
     the schema checks their place and type, not their value.
     """
-    tokens = HubTokens(_SCHEMA_PLACEHOLDER, _SCHEMA_PLACEHOLDER, [_SCHEMA_PLACEHOLDER], _SCHEMA_PLACEHOLDER)
-    profiles = [PaperProfile(p.paper, f"{_SCHEMA_PLACEHOLDER}:tag", f"{_SCHEMA_PLACEHOLDER}:tag") for p in papers]
+    tokens = HubTokens(SCHEMA_PLACEHOLDER, SCHEMA_PLACEHOLDER, [SCHEMA_PLACEHOLDER], SCHEMA_PLACEHOLDER)
+    profiles = [PaperProfile(p.paper, f"{SCHEMA_PLACEHOLDER}:tag", f"{SCHEMA_PLACEHOLDER}:tag") for p in papers]
     values = spyglass_hub_values(hub, tokens, services=services, load_roles=load_roles, lab_database=lab_database, papers=profiles)
-    errors = validate_z2jh_values(values)
-    if errors:
-        raise ConfigError(f"labhub:spyglassHub: the z2jh {hub.chart.version} values schema refuses the values built from it:\n  " + "\n  ".join(errors))
+    require_valid_values("spyglassHub", hub.chart.version, values)
 
 
 @dataclass(frozen=True)
@@ -110,12 +105,10 @@ class SpyglassHub(pulumi.ComponentResource):
             )
 
         # The z2jh release itself; waits for the Secret and ConfigMap its pods mount.
-        self.chart = k8s.helm.v4.Chart(
+        self.chart = z2jh_chart(
             f"{name}-chart",
-            name=hub.release_name,
-            chart=CHART_NAME,
-            version=hub.chart.version,
-            repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=hub.chart.repository),
+            release_name=hub.release_name,
+            source=hub.chart,
             namespace=args.namespace,
             values=pulumi.Output.all(
                 secrets.proxy_token,

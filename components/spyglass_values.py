@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components import mysql_sidecar as sidecar
+from components.chart_values import egress_allow_rules, ingress_values
 from components.fields import split_image
 from components.models.lab_database import PORT as LAB_DB_PORT
 from components.models.lab_database import LabDatabaseConfig
@@ -128,14 +129,7 @@ def network_policy(hub: SpyglassHubConfig, lab_database: LabDatabaseConfig | Non
         "allowedIngressPorts": [],
         "interNamespaceAccessLabels": "ignore",
         "egress": egress,
-        "egressAllowRules": {
-            "cloudMetadataServer": False,
-            "dnsPortsCloudMetadataServer": True,
-            "dnsPortsKubeSystemNamespace": True,
-            "dnsPortsPrivateIPs": True,
-            "nonPrivateIPs": network.internet_egress and not carve_out,
-            "privateIPs": False,
-        },
+        "egressAllowRules": egress_allow_rules(non_private_ips=network.internet_egress and not carve_out),
     }
 
 
@@ -266,12 +260,9 @@ def spyglass_hub_values(
     wiring = mysql_pod_wiring(hub)
     storage["extraVolumes"] = wiring.pop("extraVolumes")
     storage["extraVolumeMounts"] = wiring.pop("extraVolumeMounts")
-    annotations = dict(hub.ingress_annotations)
-    if hub.tls.enabled and hub.tls.cluster_issuer:
-        annotations["cert-manager.io/cluster-issuer"] = hub.tls.cluster_issuer
-    ingress: dict[str, Any] = {"enabled": True, "hosts": [hub.host], "annotations": annotations, "ingressClassName": hub.ingress_class_name}
-    if hub.tls_secret_name:
-        ingress["tls"] = [{"hosts": [hub.host], "secretName": hub.tls_secret_name}]
+    ingress = ingress_values(
+        host=hub.host, tls=hub.tls, tls_secret_name=hub.tls_secret_name, ingress_class_name=hub.ingress_class_name, annotations=hub.ingress_annotations
+    )
     # baseUrl is the chart default, set because the schema requires it wherever `hub` is given.
     hub_values: dict[str, Any] = {"baseUrl": "/", "config": config, "resources": hub.hub_resources.manifest()}
     if services:

@@ -21,23 +21,18 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import ConfigError
+from components.chart_values import SCHEMA_PLACEHOLDER, require_valid_values
 from components.models.xnat_hub import XnatHubConfig
 from components.postgres import Postgres, PostgresArgs
 from components.stack_secrets import XnatHubSecrets
 from components.xnat_values import XnatHubTokens, hub_pod_selector, xnat_hub_values
-from labhub.z2jh_schema import validate_z2jh_values
-
-CHART_NAME = "jupyterhub"
-_SCHEMA_PLACEHOLDER = "<generated>"
+from components.z2jh_chart import z2jh_chart
 
 
 def check_values_schema(hub: XnatHubConfig) -> None:
     """ConfigError naming every values path the chart's schema refuses, before anything is registered."""
-    placeholder = XnatHubTokens(*[_SCHEMA_PLACEHOLDER] * 3)
-    errors = validate_z2jh_values(xnat_hub_values(hub, placeholder))
-    if errors:
-        raise ConfigError(f"labhub:xnatHub: the z2jh {hub.chart.version} values schema refuses the values built from it:\n  " + "\n  ".join(errors))
+    placeholder = XnatHubTokens(*[SCHEMA_PLACEHOLDER] * 3)
+    require_valid_values("xnatHub", hub.chart.version, xnat_hub_values(hub, placeholder))
 
 
 @dataclass(frozen=True)
@@ -78,12 +73,10 @@ class XnatHub(pulumi.ComponentResource):
         def values(resolved: list[Any]) -> dict[str, Any]:
             return xnat_hub_values(hub, XnatHubTokens(*resolved))
 
-        self.chart = k8s.helm.v4.Chart(
+        self.chart = z2jh_chart(
             f"{name}-chart",
-            name=hub.release_name,
-            chart=CHART_NAME,
-            version=hub.chart.version,
-            repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=hub.chart.repository),
+            release_name=hub.release_name,
+            source=hub.chart,
             namespace=args.namespace,
             values=pulumi.Output.all(secrets.proxy_token, secrets.cookie_secret, secrets.service_token).apply(values),
             # The hub starts once its database and the Secrets it reads its passwords from exist.

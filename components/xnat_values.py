@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components.chart_values import egress_allow_rules, ingress_values
 from components.fields import split_image
 from components.models.xnat_hub import ACCOUNT_PASSWORD_KEY, POSTGRES_PASSWORD_KEY, XnatConnection, XnatHubConfig
 from labhub.xnat import AUTHENTICATOR_CLASS, HUB_EXTRA_CONFIG, HUB_MODULE, MOUNT_PATH
@@ -81,14 +82,7 @@ def hub_network_policy(hub: XnatHubConfig) -> dict[str, Any]:
         "enabled": True,
         "interNamespaceAccessLabels": "ignore",
         "egress": egress,
-        "egressAllowRules": {
-            "cloudMetadataServer": False,
-            "dnsPortsCloudMetadataServer": True,
-            "dnsPortsKubeSystemNamespace": True,
-            "dnsPortsPrivateIPs": True,
-            "nonPrivateIPs": False,
-            "privateIPs": False,
-        },
+        "egressAllowRules": egress_allow_rules(non_private_ips=False),
     }
 
 
@@ -119,12 +113,9 @@ def xnat_hub_values(hub: XnatHubConfig, tokens: XnatHubTokens) -> dict[str, Any]
     if not hub.enabled or xnat is None or not hub.host:
         raise ValueError("xnat_hub_values needs an enabled xnatHub with host and xnat (the config model checks this)")
     image_name, image_tag = split_image(hub.default_image)
-    annotations = dict(hub.ingress_annotations)
-    if hub.tls.enabled and hub.tls.cluster_issuer:
-        annotations["cert-manager.io/cluster-issuer"] = hub.tls.cluster_issuer
-    ingress: dict[str, Any] = {"enabled": True, "hosts": [hub.host], "annotations": annotations, "ingressClassName": hub.ingress_class_name}
-    if hub.tls_secret_name:
-        ingress["tls"] = [{"hosts": [hub.host], "secretName": hub.tls_secret_name}]
+    ingress = ingress_values(
+        host=hub.host, tls=hub.tls, tls_secret_name=hub.tls_secret_name, ingress_class_name=hub.ingress_class_name, annotations=hub.ingress_annotations
+    )
     singleuser: dict[str, Any] = {
         "image": {"name": image_name, "tag": image_tag},
         "startTimeout": hub.start_timeout,

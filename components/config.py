@@ -29,7 +29,6 @@ from pydantic_core import PydanticUndefined
 
 from components.models.backups import BackupsConfig
 from components.models.lab_database import LabDatabaseConfig
-from components.models.not_built import NotBuiltConfig
 from components.models.notebook_templates import NotebookTemplatesConfig
 from components.models.paper_environments import PaperEnvironmentsConfig
 from components.models.secrets import SecretsConfig

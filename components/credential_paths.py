@@ -1,4 +1,4 @@
-"""Where credentials sit in the chart values labhub builds: one list, read by the builders and the policy pack.
+"""Where z2jh takes credentials inline in its chart values: one list, read by the builders and the policy pack.
 
 labhub fills z2jh's tokens (proxy auth token, cookie secret, CryptKeeper keys,
 service API tokens, OAuth client secrets) itself, from pulumi_random outputs or
@@ -27,10 +27,15 @@ imports nothing from Pulumi, so the policy pack's own virtualenv can load it.
 from __future__ import annotations
 
 CHART_CREDENTIAL_PATHS: tuple[str, ...] = (
+    # where labhub's builders put them (z2jh 4.4.0 traitlets config)
     "hub.config.ConfigurableHTTPProxy.auth_token",
     "hub.config.JupyterHub.cookie_secret",
     "hub.config.CryptKeeper.keys",
-    "hub.config.GitHubOAuthenticator.client_secret",
-    "hub.config.GenericOAuthenticator.client_secret",
+    "hub.config.*.client_secret",  # GitHubOAuthenticator, GenericOAuthenticator, any OAuthenticator
     "hub.services.*.api_token",
+    # z2jh's own spellings of the same credentials, and its hub database password
+    "proxy.secretToken",
+    "hub.cookieSecret",
+    "hub.services.*.apiToken",
+    "hub.db.password",
 )

@@ -197,6 +197,7 @@ class LabhubMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.secret_values: set[str] = set()  # every value this mock handed out as a secret
+        self.helm_values: dict[str, Any] = {}  # release name -> values a helm v3 Chart asked to template
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         return self.resource_outputs(args, ())
@@ -215,6 +216,16 @@ class LabhubMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == "kubernetes:yaml:decode":  # k8s.yaml.ConfigFile/ConfigGroup (v1) parse manifests, as the provider would
+            return {"result": [d for d in yaml.safe_load_all(str(args.args.get("text", ""))) if d]}, []
+        if args.token == "kubernetes:helm:template":  # helm v3 Chart: no helm offline; keep its values for review
+            raw = args.args.get("jsonOpts", "{}")
+            chart = json.loads(rpc.unwrap_rpc_secret(raw) if rpc.is_rpc_secret(raw) else raw)
+            # The SDK resolves the values (secrets included) inside an apply before this call, so their
+            # markers are gone; the engine would mark the rendered objects secret if any value was.
+            # Marked here, the secret values they carry (`secret_values`) tell secrets from literals.
+            self.helm_values[str(chart.get("release_name"))] = rpc.wrap_rpc_secret(chart.get("values") or {})
+            return {"result": []}, []
         raise UserError(f"the program called {args.token}, which the offline engine does not answer")
 
 
@@ -361,7 +372,7 @@ def run_program(
     """Run a program directory's `__main__.py` with an explicit config bag."""
 
     def program() -> None:
-        with _program_on_path(program_dir):
+        with _program_on_path(program_dir), contextlib.chdir(program_dir):  # the CLI runs it in its directory
             runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__")
 
     return run_under_mocks(program, project, stack, config, secret_keys, warnings)
@@ -401,11 +412,18 @@ def run_under_mocks(
     return StackRun(
         stack=stack,
         project=project,
-        resources=list(monitor.recorded),
+        resources=[_with_helm_values(r, mocks.helm_values) for r in monitor.recorded],
         outputs=outputs,
         warnings=(warnings or []) + collector.messages,
         secret_values=frozenset(mocks.secret_values | _config_secret_values(config, secret_keys)),
     )
+
+
+def _with_helm_values(resource: RecordedResource, helm_values: Mapping[str, Any]) -> RecordedResource:
+    """A helm v3 Chart registers without inputs; give it the values it templated, as the renderer and rules expect."""
+    if resource.type == "kubernetes:helm.sh/v3:Chart" and resource.name in helm_values:
+        return dataclasses.replace(resource, inputs={**resource.inputs, "values": helm_values[resource.name]})
+    return resource
 
 
 def _required_secrets(program_dir: Path, config: Mapping[str, str]) -> list[str]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,8 +81,14 @@ def run(args: argparse.Namespace) -> int:
     from labhub.stackfile_check import plaintext_credentials
 
     config = load_policy_config(args.policy_config)
-    stack_run = run_stack(args.stack, args.program)
-    stack_file = plaintext_credentials(Path(args.program) / f"Pulumi.{args.stack}.yaml")
+    stack_path = Path(args.program) / f"Pulumi.{args.stack}.yaml"
+    stack_file = plaintext_credentials(stack_path) if stack_path.is_file() else []  # missing: run_stack says so
+    try:
+        stack_run = run_stack(args.stack, args.program)
+    except UserError:
+        for finding in stack_file:  # the program did not run, but what the stack file gives away stands
+            print(f"labhub: error: [stack-file-ciphertext-only] {finding.message()}", file=sys.stderr)
+        raise
     violations = replay(stack_run.resources, stack_run.outputs, stack_run.stack, stack_run.project, config)
     violations += [Violation(f.check, "mandatory", f.resource_type, f.resource_name, f.urn,
                              f"{secretness.CHECKS[f.check]}\n{f.message}")

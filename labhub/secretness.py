@@ -44,9 +44,18 @@ from labhub.engine import RecordedResource, StackRun
 from labhub.stackfile_check import PlaintextCredential
 from policies.detectors import is_high_entropy
 from policies.free_text import value_findings
-from policies.matching import DEFAULT_NAMES, Path, format_path, path_matches
+from policies.matching import DEFAULT_NAMES, Path, format_path, head, path_matches
 from policies.resource_types import CHART_TYPES, DOCKER_BUILD_ARGS, SECRET_TYPES, STACK_TYPE
 
+# Keys of Secret data that hold settings beside the credential (head form, see policies.matching.head).
+SETTING_KEYS = frozenset({
+    "user", "username", "login", "email", "host", "hostname", "server", "port", "database", "db", "dbname", "schema",
+    "name", "namespace", "region", "bucket", "endpoint", "url", "uri", "address", "realm", "domain", "issuer",
+    "audience", "scope", "scopes", "tenant", "project", "account", "id", "type", "mode", "driver", "protocol", "sslmode",
+    "ca", "config", "version",
+})
+SETTING_SUFFIXES = ("_id", "_name", "_user", "_username", "_host", "_port", "_url", "_uri", "_endpoint", "_crt", "_pem_crt",
+                    "_cert", "_region", "_bucket", "_database", "_email")
 MIN_TRACKED_SECRET = 8  # shorter generated values would match unrelated text by chance
 CHECKS: dict[str, str] = {
     "stack-file-ciphertext-only": "Stack files must hold credentials only as `secure:` ciphertext.",
@@ -151,13 +160,20 @@ def secret_data_findings(run: StackRun, secrets: _Secrets) -> Iterator[Finding]:
                     why = "is not a Pulumi secret, so the program and its state hold it in clear"
                 else:
                     decoded = _decoded(text) if field == "data" else text
-                    if not (value_findings(_name(path), decoded, DEFAULT_NAMES) or is_high_entropy(decoded)):
-                        continue  # a plain setting (a user name) beside a secret
-                    why = ("is a credential literal typed into the program (marked secret, or beside a secret, "
-                           "but written in the source)")
+                    found = value_findings(_name(path), decoded, DEFAULT_NAMES)
+                    if not (found or is_high_entropy(decoded) or not _is_setting(_name(path))):
+                        continue  # a plain setting (a user name, a host) beside a secret
+                    why = ("is a literal typed into the program (the SDK marks Secret data secret, but the value is "
+                           "in the source)")
                 yield Finding("secret-data-is-secret", r.type, r.name, r.urn,
                               f"{format_path(path)}: Secret data {why}. Fix: fill it from a pulumi_random output or "
-                              f"`config.require_secret`, or wrap a value from elsewhere in `pulumi.Output.secret`.")
+                              f"`config.require_secret`; only settings such as a user name or host may be literals.")
+
+
+def _is_setting(name: str | None) -> bool:
+    """A Secret key that conventionally holds a setting next to the credential: a user, a host, a certificate."""
+    form = head(name or "")
+    return bool(form) and (form in SETTING_KEYS or form.endswith(SETTING_SUFFIXES))
 
 
 def provider_input_findings(run: StackRun, secrets: _Secrets) -> Iterator[Finding]:

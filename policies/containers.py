@@ -155,6 +155,17 @@ def metadata_maps(props: Any) -> Iterator[tuple[Path, Any]]:
             yield path, node
 
 
+# A Kubernetes object name, optionally namespace/name: what `*-secret` annotations hold.
+_OBJECT_NAME_RE = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+
+
+def names_a_secret_object(path: Path, value: Any) -> bool:
+    """An annotation such as `nginx.ingress.kubernetes.io/auth-secret: basic-auth`: the name of a Secret, not its content."""
+    if len(path) < 2 or path[-2] != "annotations" or not isinstance(path[-1], str) or "/" not in path[-1]:
+        return False
+    return path[-1].lower().endswith("secret") and isinstance(value, str) and bool(_OBJECT_NAME_RE.fullmatch(value))
+
+
 def owned_paths(resource_type: str, props: Any) -> set[Path]:
     """Paths judged by the env, command-line and metadata rules, which the catch-all rules leave to them."""
     owned: set[Path] = {path for _, path, _ in all_env(resource_type, props)}

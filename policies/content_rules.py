@@ -33,7 +33,15 @@ from policies.config import (
     name_matcher,
     settings,
 )
-from policies.containers import all_env, command_lines, is_chart, metadata_maps, owned_paths, under
+from policies.containers import (
+    all_env,
+    command_lines,
+    is_chart,
+    metadata_maps,
+    names_a_secret_object,
+    owned_paths,
+    under,
+)
 from policies.free_text import scan, value_findings
 from policies.matching import Path, children, format_path, get, is_mapping, path_matches, type_matches, walk
 from policies.resource_types import CONFIGMAP_TYPES, DOCKER_BUILD_ARGS
@@ -51,8 +59,12 @@ def text_of(value: Any) -> str | None:
     return None
 
 
-def nearest_key(path: Path) -> str | None:
-    """The key a value sits under (for a list item, the list's key)."""
+def nearest_key(path: Path, root: Any = None) -> str | None:
+    """The name a value goes by: its key (for a list item, the list's key), or the `name` beside a `value`."""
+    if root is not None and path and path[-1] == "value":
+        label = get(root, *path[:-1], "name")
+        if isinstance(label, str):
+            return label  # {name: MYSQL_ROOT_PASSWORD, value: ...} in manifests not shaped as workloads
     return next((str(k) for k in reversed(path) if isinstance(k, str)), None)
 
 
@@ -123,7 +135,7 @@ def no_credentials_in_metadata_validator(args: ResourceValidationArgs, report_vi
     for path, node in metadata_maps(args.props):
         for key, value in children(node):
             text = text_of(value)
-            if text is not None:
+            if text is not None and not names_a_secret_object(path + (key,), text):
                 name = str(key).rsplit("/", 1)[-1]  # example.com/api-token -> api-token
                 found.append((path + (key,), f"{str(path[-1])[:-1]} {key}", value_findings(name, text, names)))
     _emit(report_violation, found,
@@ -149,7 +161,7 @@ def no_credentials_in_properties_validator(args: ResourceValidationArgs, report_
     for path, value in walk(args.props):
         text = text_of(value)
         if text is not None and path and not under(path, owned):
-            found.append((path, "property", value_findings(nearest_key(path), text, names)))
+            found.append((path, "property", value_findings(nearest_key(path, args.props), text, names)))
     _emit(report_violation, found,
           "Every property outside a Secret is stored in clear in the Pulumi state and readable by anyone who can read "
           f"the object. Fix: {REFERENCE_FIX}, or pass the credential as a Pulumi secret input the provider keeps secret.")

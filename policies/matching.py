@@ -57,6 +57,7 @@ DEFAULT_CREDENTIAL_NAME_PATTERNS: list[str] = [
 DEFAULT_IGNORED_NAME_PATTERNS: list[str] = [
     r"^existing",
     r"(allow_empty|random_root|onetime)_password$",
+    r"^(checksum|digest|hash|sha\d*)_",  # Helm's `checksum/secret` annotation: a digest that rolls the pods
 ]
 
 # Trailing words that qualify a name without changing what it holds: DB_PASSWORD_B64, API_TOKEN_2.
@@ -65,8 +66,7 @@ _QUALIFIER_RE = re.compile(
     r"|current|next|primary|secondary|prod|production|dev|staging|test|default)$")
 # A credential word anywhere in a name: not enough on its own (PASSWORD_HASHER), but a
 # high-entropy value under such a name is a credential (see policies.free_text).
-_CREDENTIAL_WORD_RE = re.compile(r"passw|passwd|pwd|secret|token|credential|passphrase|api_?key|private_?key|salt",
-                                 re.IGNORECASE)
+_CREDENTIAL_WORD_RE = re.compile(r"passw|passwd|pwd|secret|token|credential|passphrase|salt|(^|_)keys?$")
 
 _UNKNOWNS = frozenset({
     UNKNOWN_ARCHIVE_VALUE, UNKNOWN_ARRAY_VALUE, UNKNOWN_ASSET_VALUE, UNKNOWN_BOOLEAN_VALUE,
@@ -111,7 +111,7 @@ class NameMatcher:
 
     def mentions_credential(self, name: Any) -> bool:
         """A credential word anywhere in the name (`TOKEN_AUDIENCE` too): only a high-entropy value makes it one."""
-        return isinstance(name, str) and bool(_CREDENTIAL_WORD_RE.search(snake(name)))
+        return isinstance(name, str) and bool(_CREDENTIAL_WORD_RE.search(head(name)))
 
 
 DEFAULT_NAMES = NameMatcher(DEFAULT_CREDENTIAL_NAME_PATTERNS, DEFAULT_IGNORED_NAME_PATTERNS)

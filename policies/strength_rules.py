@@ -22,7 +22,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidati
 from pulumi_policy.proxy import UnknownValueError
 
 from policies.config import GENERATED_LENGTH_SCHEMA, WEAK_SCHEMA, name_matcher, settings
-from policies.containers import is_chart
+from policies.containers import is_chart, names_a_secret_object
 from policies.matching import (
     NameMatcher,
     Path,
@@ -50,6 +50,8 @@ def _weak_candidates(args: ResourceValidationArgs, names: NameMatcher,
         candidates += [(path, value) for path, value in walk(get(args.props, "values"), ("values",))
                        if isinstance(value, str) and path_matches(path[1:], generated_paths)]
     for path, value in dict(candidates).items():
+        if names_a_secret_object(path, value):
+            continue
         if args.resource_type in SECRET_TYPES and path[0] == "data":
             try:
                 value = base64.b64decode(value, validate=True).decode("utf-8")

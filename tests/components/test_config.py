@@ -103,11 +103,6 @@ def test_keys_of_other_namespaces_are_left_to_their_providers() -> None:
             id="bad-namespace",
         ),
         pytest.param(
-            _raw(backups={"enabled": True}),
-            "labhub:backups.enabled: True is not allowed: this component is not built in this version of labhub; allowed: false",
-            id="component-not-built",
-        ),
-        pytest.param(
             _raw(secrets={"rotation": {"mysqlPassword": "2026-01-01"}}),
             "labhub:secrets.rotation: unknown secret mysqlPassword; allowed: proxyToken, cookieSecret, cryptKeeperKey, "
             "mysqlRootPassword, templatesApiToken, templatesSigningKey, xnatProxyToken, xnatCookieSecret, xnatServiceToken, "

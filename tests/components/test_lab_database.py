@@ -167,7 +167,7 @@ def test_labelled_clients_of_the_configured_namespaces_are_admitted_and_no_one_e
 
 
 def _egress(run: StackRun) -> list[dict[str, Any]]:
-    (chart,) = [c for c in run.by_type(CHART) if c.inputs["name"] == "spyglass"]
+    chart = run.one(CHART, "spyglass-chart")
     values = rpc.unwrap_rpc_secret(chart.inputs["values"])
     return values["singleuser"]["networkPolicy"]["egress"]
 

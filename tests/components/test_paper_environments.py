@@ -42,7 +42,7 @@ def test_each_paper_gets_a_notebook_and_a_database_image_built_from_its_context(
 
 
 def _profiles(run: StackRun) -> list[dict[str, Any]]:
-    (chart,) = [c for c in run.by_type(CHART) if c.inputs["name"] == "spyglass"]
+    chart = run.one(CHART, "spyglass-chart")
     return rpc.unwrap_rpc_secret(chart.inputs["values"])["singleuser"].get("profileList", [])
 
 
@@ -58,7 +58,7 @@ def test_the_hub_offers_the_paper_beside_the_labs_own_default_environment(stack_
 
 
 def test_the_papers_database_runs_as_the_hubs_sidecar_in_a_data_folder_of_its_own(stack_runs: dict[str, StackRun]) -> None:
-    (chart,) = [c for c in stack_runs["prod"].by_type(CHART) if c.inputs["name"] == "spyglass"]
+    chart = stack_runs["prod"].one(CHART, "spyglass-chart")
     singleuser = rpc.unwrap_rpc_secret(chart.inputs["values"])["singleuser"]
     (own,) = singleuser["extraContainers"]
     (paper,) = _profiles(stack_runs["prod"])[1]["kubespawner_override"]["extra_containers"]

@@ -205,6 +205,23 @@ BLOCKED = [
                  ("stack-outputs-keep-credentials-secret", "planted-test", "outputs.db"), id="output-unsecret"),
     pytest.param('pulumi.export("dbUrl", pulumi.Output.unsecret(generated.result).apply(lambda p: f"mysql://root:{p}@db/"))',
                  "", ("stack-outputs-keep-credentials-secret", "planted-test", "outputs.dbUrl"), id="output-url"),
+    pytest.param(f'k8s.yaml.ConfigGroup("manifests", yaml=["apiVersion: v1\\nkind: ConfigMap\\nmetadata: {{name: a}}\\n'
+                 f'data: {{DB_PASSWORD: {PW}}}\\n"])', "", ("no-credentials-in-configmaps", "a", "data.DB_PASSWORD"),
+                 id="yaml-config-group-v1-children"),
+    pytest.param(f'k8s.yaml.v2.ConfigGroup("manifests", yaml="kind: Pod\\napiVersion: v1\\nspec:\\n  containers:\\n'
+                 f'  - {{name: c, image: x, env: [{{name: API_TOKEN, value: {PW}}}]}}\\n")', "",
+                 ("no-credentials-in-properties", "manifests", "yaml"), id="yaml-config-group-v2-text"),
+    pytest.param(f'k8s.helm.v3.Chart("hub3", k8s.helm.v3.ChartOpts(chart="jupyterhub", version="4.4.0", values='
+                 f'{{"singleuser": {{"extraEnv": {{"DB_PW": "{PW}"}}}}}}))', "",
+                 ("no-plaintext-credential-env", "hub3", "values.singleuser.extraEnv.DB_PW"), id="helm-v3-chart-values"),
+    pytest.param(f'k8s.helm.v3.Release("rel", chart="jupyterhub", values={{"hub": {{"config": {{"JupyterHub": '
+                 f'{{"cookie_secret": "{PW}"}}}}}}}})', "",
+                 ("credential-paths-hold-secrets", "rel", "values.hub.config.JupyterHub.cookie_secret"),
+                 id="helm-v3-release-credential-path"),
+    pytest.param(f'k8s.yaml.v2.ConfigGroup("objs", objs=[{{"apiVersion": "v1", "kind": "Pod", "metadata": {{"name": "p"}}, '
+                 f'"spec": {{"containers": [{env("DB_PASSWORD", PW)}]}}}}])', "",
+                 ("no-credentials-in-properties", "objs", "objs[0].spec.containers[0].env[0].value"),
+                 id="yaml-config-group-v2-objects"),
     pytest.param(f'k8s.batch.v1.Job("job", metadata=NS, spec={{"template": {{"spec": {{"restart_policy": "Never", '
                  f'"containers": [{env("MYSQL_ROOT_PASSWORD", PW)}]}}}}}})', "",
                  ("no-plaintext-credential-env", "job", "spec.template.spec.containers[0].env[0].value"), id="job-env"),
@@ -255,7 +272,27 @@ CLEAN_SCRIPT = ("#!/bin/sh\nset -eu\nexport PGPASSWORD\nread -r PASSWORD < /run/
 CLEAN_COMMANDS = args("mysqldump --defaults-extra-file=/etc/mysql/backup.cnf -p --all-databases",
                       "curl -H 'Authorization: Bearer $(API_TOKEN)' https://x.example.org",
                       "psql postgresql://app:$(DB_PASSWORD)@db/app -p 5432")
+EVERYDAY_FILES = {
+    "nginx.conf": "server {\n  auth_basic \"Restricted\";\n  auth_basic_user_file /etc/nginx/htpasswd;\n"
+                  "  proxy_set_header Authorization $http_authorization;\n}\n",
+    "prometheus.yml": "scrape_configs:\n- job_name: app\n  basic_auth:\n    username: prom\n"
+                      "    password_file: /etc/prom/password\n  bearer_token_file: /var/run/secrets/token\n",
+    "jupyterhub_config.py": "import os\nc.GitHubOAuthenticator.client_secret = os.environ['GITHUB_CLIENT_SECRET']\n"
+                            "c.JupyterHub.cookie_secret_file = '/srv/jupyterhub/cookie_secret'\n",
+    "app.env": "SESSION_COOKIE_SECURE=true\nPASSWORD_RESET_TIMEOUT=3600\nTOKEN_ISSUER=https://id.example.org\n",
+    "my.cnf": "[mysqld]\ndefault_authentication_plugin=mysql_native_password\nskip-name-resolve\n",
+    "ssh_config": "Host *\n  PasswordAuthentication no\n  IdentityFile ~/.ssh/id_ed25519\n",
+}
+INGRESS_ANNOTATIONS = {"nginx.ingress.kubernetes.io/auth-type": "basic",
+                       "nginx.ingress.kubernetes.io/auth-secret": "basic-auth",  # pragma: allowlist secret
+                       "nginx.ingress.kubernetes.io/auth-tls-secret": "ingress/ca-secret",  # pragma: allowlist secret
+                       "cert-manager.io/cluster-issuer": "letsencrypt"}
 CLEAN = [
+    pytest.param(f'configmap("cfg", {EVERYDAY_FILES!r})', "", id="everyday-configuration-files"),
+    pytest.param(f'k8s.networking.v1.Ingress("web", metadata={{**NS, "annotations": {INGRESS_ANNOTATIONS!r}}})\n'
+                 f'deployment("app", {container()}, volumes=[])\n'
+                 f'k8s.core.v1.Service("svc", metadata={{**NS, "annotations": {{"checksum/secret": "{secrets.token_hex(32)}"}}}})',
+                 "", id="annotations-naming-secrets-and-checksums"),
     pytest.param(f'deployment("app", {container(env=json.dumps(CLEAN_ENV))})', "", id="env-names-that-mention-credentials"),
     pytest.param(f'deployment("app", {CLEAN_COMMANDS})', "", id="command-lines-with-references"),
     pytest.param(f'configmap("cfg", {{"backup.sh": {CLEAN_SCRIPT!r}, "nss_wrapper": "lab:x:1000:100::/home/lab:/bin/sh"}})',
@@ -272,6 +309,8 @@ CLEAN = [
                  '{"auth": "import os\\nc.GitHubOAuthenticator.client_secret = os.environ[\'CLIENT_SECRET\']\\n"}, '
                  '"extraEnv": {"DB_PASSWORD": {"valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}}}})',
                  "", id="chart-with-generated-and-referenced-credentials"),
+    pytest.param('k8s.helm.v3.Chart("hub3", k8s.helm.v3.ChartOpts(chart="jupyterhub", values={"hub": {"config": '
+                 '{"JupyterHub": {"cookie_secret": generated.result}}}}))', "", id="helm-v3-chart-generated-secret"),
     pytest.param('import pulumi_docker as docker\ndocker.Image("img", image_name="ghcr.io/lab/app:1", skip_push=True, '
                  'build={"context": "."}, registry={"server": "ghcr.io", "username": "lab", '
                  '"password": pulumi.Config().require_secret("ghcrToken")})',
@@ -284,3 +323,15 @@ def test_clean_programs_pass(tmp_path, capsys, body, config):
     code, found = verdict(planted(tmp_path, body, config), capsys)
     assert found == []
     assert code == 0
+
+
+def test_manifest_files_are_read_relative_to_the_program_as_the_cli_runs_it(tmp_path, capsys, monkeypatch):
+    """`k8s.yaml.ConfigFile("m", file="manifest.yaml")` opens the file from the program's directory, wherever we are."""
+    (tmp_path / "program").mkdir()
+    program = planted(tmp_path / "program", 'k8s.yaml.ConfigFile("m", file="manifest.yaml")')
+    (program / "manifest.yaml").write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata: {{DB_PW: {PW}}}\n")
+    monkeypatch.chdir(tmp_path)
+    code, found = verdict(program, capsys)
+    assert [(policy, name, message.split(": ")[0]) for _, policy, name, message in found] == [
+        ("no-credentials-in-configmaps", "a", "data.DB_PW")]
+    assert code == 1

@@ -155,3 +155,16 @@ def test_end_to_end_the_real_stacks_pass_the_pack(stack, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"policy-check: stack {stack}: 0 violation(s)" in out
+
+
+def test_a_program_that_cannot_run_still_reports_the_stack_file(tmp_path, capsys):
+    """The stack file is judged before the program runs: its findings are printed even when the run fails."""
+    (tmp_path / "Pulumi.yaml").write_text("name: broken\nruntime: python\n")
+    (tmp_path / "Pulumi.test.yaml").write_text(f"config:\n  broken:dbPassword: {secrets.token_hex(16)}\n")
+    (tmp_path / "__main__.py").write_text("import pulumi\npulumi.Config().require('missing')\n")
+    parser = argparse.ArgumentParser()
+    policy_check.add_arguments(parser)
+    with pytest.raises(UserError, match="missing"):
+        policy_check.run(parser.parse_args(["--stack", "test", "--program", str(tmp_path)]))
+    err = capsys.readouterr().err
+    assert 'labhub: error: [stack-file-ciphertext-only] config["broken:dbPassword"]: Pulumi.test.yaml holds' in err

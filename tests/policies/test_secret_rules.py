@@ -135,12 +135,14 @@ def test_env_rule_ignored_names_are_configurable():
 # --- no-plaintext-credential-in-chart-values ---------------------------------------------------
 
 CHART_VIOLATIONS = [
-    pytest.param({"proxy": {"secretToken": WEAK}}, ["values.proxy.secretToken"], id="z2jh-proxy-secret-token"),
-    pytest.param({"hub": {"cookieSecret": WEAK}}, ["values.hub.cookieSecret"], id="z2jh-cookie-secret"),
-    pytest.param({"hub": {"db": {"password": WEAK}}}, ["values.hub.db.password"], id="z2jh-db-password"),
+    pytest.param({"postgresql": {"auth": {"postgresPassword": WEAK}}}, ["values.postgresql.auth.postgresPassword"],
+                 id="subchart-password"),
+    pytest.param({"grafana": {"adminPassword": WEAK}}, ["values.grafana.adminPassword"], id="admin-password"),
+    pytest.param({"hub": {"extraConfig": {"x": f"c.DummyAuthenticator.password = '{WEAK}'"}}},
+                 ["values.hub.extraConfig.x"], id="extra-config-code"),
     pytest.param({"oauth": {"clientSecret": WEAK}}, ["values.oauth.clientSecret"], id="camel-client-secret"),
-    pytest.param({"hub": {"services": {"xnat": {"apiToken": WEAK}}}}, ["values.hub.services.xnat.apiToken"],
-                 id="camel-api-token-not-allow-listed"),
+    pytest.param({"hub": {"services": {"xnat": {"token": WEAK}}}}, ["values.hub.services.xnat.token"],
+                 id="service-token-not-allow-listed"),
     pytest.param({"other": {"auth_token": WEAK}}, ["values.other.auth_token"], id="snake-auth-token"),
     pytest.param({"vault": {"apiKeys": [WEAK, WEAK]}}, ["values.vault.apiKeys[0]", "values.vault.apiKeys[1]"],
                  id="keys-list"),
@@ -185,6 +187,17 @@ CHART_CLEAN = [
 @pytest.mark.parametrize("values", CHART_CLEAN)
 def test_chart_rule_passes_clean_values(values):
     assert run_policy("no-plaintext-credential-in-chart-values", RELEASE, {"values": values}) == []
+
+
+@pytest.mark.parametrize("values, path", [
+    pytest.param({"proxy": {"secretToken": WEAK}}, "values.proxy.secretToken", id="z2jh-proxy-secret-token"),
+    pytest.param({"hub": {"cookieSecret": WEAK}}, "values.hub.cookieSecret", id="z2jh-cookie-secret"),
+    pytest.param({"hub": {"db": {"password": WEAK}}}, "values.hub.db.password", id="z2jh-db-password"),
+])
+def test_typed_in_values_at_credential_paths_fail_the_weak_rule_under_preview(values, path):
+    """The name rule lets credential paths through (the SDK cannot see they are secrets); the weak rule does not."""
+    assert run_policy("no-plaintext-credential-in-chart-values", RELEASE, {"values": values}) == []
+    assert paths(run_policy("no-weak-credentials", RELEASE, {"values": values})) == [path]
 
 
 def test_chart_rule_ignores_non_chart_resources():

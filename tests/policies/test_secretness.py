@@ -58,6 +58,11 @@ def values(**config: object) -> dict:
                  [("secret-data-is-secret", "stringData.pw")], id="secret-literal"),
     pytest.param([resource(SECRET, {"data": rpc.wrap_rpc_secret({"blob": secrets.token_urlsafe(24)})})], {},
                  [("secret-data-is-secret", "data.blob")], id="secret-random-literal-any-key"),
+    pytest.param([resource(SECRET, {"stringData": rpc.wrap_rpc_secret({"value": "hunter2"})})], {},
+                 [("secret-data-is-secret", "stringData.value")], id="short-literal-under-a-neutral-key"),
+    pytest.param([resource(SECRET, {"stringData": rpc.wrap_rpc_secret({
+        "host": "db.example.org", "port": "5432", "db_user": "app", "ca.crt": "-----BEGIN CERTIFICATE-----",
+        "password": GENERATED})})], {}, [], id="settings-beside-the-credential"),
     pytest.param([resource(SECRET, {"stringData": {"password": LITERAL}})], {},
                  [("secret-data-is-secret", "stringData.password")], id="secret-unmarked"),
     pytest.param([resource("docker:index/image:Image", {"registry": {"server": "ghcr.io", "password": LITERAL}})], {},

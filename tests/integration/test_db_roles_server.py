@@ -341,3 +341,16 @@ def test_a_retired_user_can_no_longer_log_in_and_listing_them_again_lets_them_ba
     with lab.login("carl") as conn, conn.cursor() as cur:
         cur.execute("SELECT CURRENT_ROLE()")
         assert cur.fetchone() == ("dj_collab",)
+
+
+def test_a_wrong_admin_password_is_one_line_naming_the_server_and_no_password(lab: LabServer, tmp_path: Path) -> None:
+    wrong = secrets.token_urlsafe(24)
+    (tmp_path / "root").write_text(wrong)
+    sql = tmp_path / "roles.sql"
+    sql.write_text(render_sql(SPEC, "mariadb"))
+    command = [*LABHUB, "db", "apply-roles", "--sql", str(sql), "--passwords-dir", str(lab.passwords_dir),
+               "--host", "127.0.0.1", "--port", str(lab.port), "--admin-password-file", str(tmp_path / "root")]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"labhub: error: cannot connect to 127.0.0.1:{lab.port} as 'root': Access denied")
+    assert wrong not in result.stderr + result.stdout

@@ -29,6 +29,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from kubelet_volume import write_configmap_volume
 from labhub.db.roles import LabUser, RolesSpec, render_sql
 
 pytestmark = pytest.mark.integration
@@ -103,14 +104,8 @@ def run_apply(server: LabServer, sql: Path, passwords_dir: Path) -> subprocess.C
 
 
 def secret_volume(directory: Path, data: dict[str, str]) -> Path:
-    """Lay files out as the kubelet writes a Secret volume: a timestamped dir, `..data` -> it, each key -> `..data/key`."""
-    stamped = directory / "..2026_12_03_07_00_00.000000001"
-    stamped.mkdir(parents=True)
-    for key, value in data.items():
-        (stamped / key).write_text(value)
-    (directory / "..data").symlink_to(stamped.name)
-    for key in data:
-        (directory / key).symlink_to(f"..data/{key}")
+    """A Secret volume as the kubelet lays it out (same AtomicWriter as ConfigMaps: `..data` links), files 0400."""
+    write_configmap_volume(directory, dict(data), mode=0o400)
     return directory
 
 

@@ -169,8 +169,12 @@ def roles_job_spec(config: LabDatabaseConfig, image: Any, roles_map: Any, secret
 
 
 def network_policy_spec(config: LabDatabaseConfig, client_namespaces: list[str]) -> dict[str, Any]:
-    """Ingress to mysqld on 3306 only: the hub's user pods, and this namespace's labelled clients."""
+    """Ingress to mysqld on 3306 only: the hub's user pods, and labelled clients of this namespace and of `clientNamespaces`."""
     peers: list[dict[str, Any]] = [{"podSelector": {"matchLabels": {CLIENT_LABEL: "true"}}}]
+    peers += [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}, "podSelector": {"matchLabels": {CLIENT_LABEL: "true"}}}
+        for ns in config.client_namespaces
+    ]
     peers += [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}, "podSelector": {"matchLabels": SINGLEUSER_SELECTOR}}
         for ns in client_namespaces

@@ -31,7 +31,6 @@ changed by labhub (and sed seen to change some).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess

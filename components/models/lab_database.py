@@ -37,6 +37,11 @@ class LabDatabaseConfig(Section):
     tools_image: PinnedImage | None = Field(
         None, description="Image with `labhub[db]` for the roles Job; when unset it is built from docker/db/Dockerfile and pushed to registry."
     )
+    client_namespaces: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Other namespaces whose pods labelled labhub.io/lab-db-client=true may connect (e.g. where the Backups CronJobs run); "
+        "the Spyglass hub's user pods are admitted when the hub is on.",
+    )
     registry: str | None = Field(None, description="Registry to push the built tools image to, e.g. ghcr.io/mylab (required when toolsImage is unset).")
 
     @model_validator(mode="after")

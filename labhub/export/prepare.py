@@ -61,7 +61,7 @@ def read_environment(path: Path) -> str:
 
 
 def sql_files(export_dir: Path) -> list[Path]:
-    files = sorted(p for p in export_dir.iterdir() if p.suffix == ".sql" and p.is_file())
+    files = sorted(p for p in export_dir.iterdir() if p.suffix == ".sql" and not p.is_dir())  # a broken link is an error, not skipped
     if not files:
         raise UserError(f"{export_dir} holds no .sql file: run the export's dump script first (Spyglass's _ExportSQL_*.sh)")
     return files
@@ -101,7 +101,10 @@ def run(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        manifest = build(export_dir, staging, args)
+        try:
+            manifest = build(export_dir, staging, args)
+        except OSError as error:  # an unreadable export file, a full disk: one line, and nothing left behind
+            raise UserError(f"{error.filename or export_dir}: {error.strerror or error}") from None
         os.chmod(staging, 0o755)  # mkdtemp makes it 0700; a build context is not secret
         if out.exists():  # --force: swap, then drop the old one
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))

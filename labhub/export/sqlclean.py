@@ -122,7 +122,10 @@ def clean_definition(statement: bytes, stats: CleanStats, *, shorten_varchars: b
     masked, tokens = _mask(statement.decode("latin-1"))  # latin-1: one char per byte, so bytes round-trip
     end = _statement_end(masked)
     body, rest = masked[:end], masked[end:]
-    kind = _DDL_START.match(statement).group(1).upper()  # type: ignore[union-attr]  (bytes)
+    start = _DDL_START.match(statement)
+    if start is None:  # clean_sql only hands over statements this pattern started
+        raise DumpFormatError("not a CREATE TABLE / CREATE DATABASE statement")
+    kind = start.group(1).upper()
     stats.definitions += 1
     if kind == b"TABLE":
         close = _column_list_end(body)

@@ -155,6 +155,17 @@ def test_only_the_hubs_user_pods_and_labelled_clients_reach_mysqld(stack_runs: d
     assert job_labels["labhub.io/lab-db-client"] == "true"
 
 
+def test_labelled_clients_of_the_configured_namespaces_are_admitted_and_no_one_else() -> None:
+    from components.lab_database import network_policy_spec
+
+    config = LabDatabaseConfig.model_validate({"clientNamespaces": ["backups"]})
+    (rule,) = network_policy_spec(config, [])["ingress"]
+    assert rule["from"] == [
+        {"podSelector": {"matchLabels": {"labhub.io/lab-db-client": "true"}}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "backups"}}, "podSelector": {"matchLabels": {"labhub.io/lab-db-client": "true"}}},
+    ]
+
+
 def _egress(run: StackRun) -> list[dict[str, Any]]:
     chart = run.one(CHART, "spyglass-chart")
     values = rpc.unwrap_rpc_secret(chart.inputs["values"])

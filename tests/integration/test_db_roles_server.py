@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pymysql
 import pytest
+from kubelet_volume import write_configmap_volume
 
 from labhub.db.roles import LabUser, RolesSpec, render_sql
 
@@ -103,14 +104,8 @@ def run_apply(server: LabServer, sql: Path, passwords_dir: Path) -> subprocess.C
 
 
 def secret_volume(directory: Path, data: dict[str, str]) -> Path:
-    """Lay files out as the kubelet writes a Secret volume: a timestamped dir, `..data` -> it, each key -> `..data/key`."""
-    stamped = directory / "..2026_12_03_07_00_00.000000001"
-    stamped.mkdir(parents=True)
-    for key, value in data.items():
-        (stamped / key).write_text(value)
-    (directory / "..data").symlink_to(stamped.name)
-    for key in data:
-        (directory / key).symlink_to(f"..data/{key}")
+    """A Secret volume as the kubelet lays it out (same AtomicWriter as ConfigMaps: `..data` links), files 0400."""
+    write_configmap_volume(directory, dict(data), mode=0o400)
     return directory
 
 
@@ -285,9 +280,10 @@ def test_the_prod_jobs_exact_command_line_applies_the_prod_roles(mariadb_factory
     -> the same prod RolesSpec printed in the mariadb dialect (the rendered text is
     MySQL 8's, which MariaDB refuses); the entrypoint `labhub db` -> this checkout's CLI.
     """
+    from rendered import manifest
+
     from components.config import parse_stack_config
     from labhub.engine import PROJECT_DIR, read_stack_files
-    from rendered import manifest
 
     prod = parse_stack_config(read_stack_files(PROJECT_DIR, "prod").config).lab_database
     job = manifest("prod", "kubernetes:batch/v1:Job", prod.namespace)
@@ -341,3 +337,16 @@ def test_a_retired_user_can_no_longer_log_in_and_listing_them_again_lets_them_ba
     with lab.login("carl") as conn, conn.cursor() as cur:
         cur.execute("SELECT CURRENT_ROLE()")
         assert cur.fetchone() == ("dj_collab",)
+
+
+def test_a_wrong_admin_password_is_one_line_naming_the_server_and_no_password(lab: LabServer, tmp_path: Path) -> None:
+    wrong = secrets.token_urlsafe(24)
+    (tmp_path / "root").write_text(wrong)
+    sql = tmp_path / "roles.sql"
+    sql.write_text(render_sql(SPEC, "mariadb"))
+    command = [*LABHUB, "db", "apply-roles", "--sql", str(sql), "--passwords-dir", str(lab.passwords_dir),
+               "--host", "127.0.0.1", "--port", str(lab.port), "--admin-password-file", str(tmp_path / "root")]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"labhub: error: cannot connect to 127.0.0.1:{lab.port} as 'root': Access denied")
+    assert wrong not in result.stderr + result.stdout

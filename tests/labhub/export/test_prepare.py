@@ -90,6 +90,7 @@ def test_force_replaces_an_existing_context_and_without_it_the_context_is_kept(e
         pytest.param(lambda d: (d / "environment.yml").write_text('name: "$(reboot)"\ndependencies: []\n'), "environment name", id="shell-in-the-name"),
         pytest.param(lambda d: [p.unlink() for p in d.glob("*.sql")], "holds no .sql file", id="no-sql"),
         pytest.param(lambda d: (d / "_Populate_paper_z.sql").write_bytes(b"CREATE TABLE `t` (\n  `a` int\n"), "_Populate_paper_z.sql: the dump ends inside", id="truncated-dump"),
+        pytest.param(lambda d: (d / "_Populate_paper_z.sql").symlink_to(d / "gone.sql"), "_Populate_paper_z.sql", id="dangling-sql-link"),
     ],
 )
 def test_bad_input_is_one_line_and_leaves_nothing_behind(export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage, message: str) -> None:  # type: ignore[no-untyped-def]

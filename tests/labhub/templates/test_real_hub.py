@@ -205,8 +205,12 @@ def test_a_sampledb_click_logs_in_through_the_hub_and_creates_the_notebook_in_th
                 assert page.url.startswith(f"{hub.url}/services/templates/t/")
                 assert page.inner_text("#destination") == CREATED
                 assert "name = 'S-12345'" in page.inner_text("#cell")
+                landing = f"{hub.url}/user/alice/lab/tree/{CREATED}"
+                answers = {}
+                page.on("response", lambda response: answers.__setitem__(response.url, response.status))  # the last answer per URL
                 page.click("#confirm")
-                page.wait_for_url(f"{hub.url}/user/alice/lab/tree/{CREATED}", timeout=60_000)
+                page.wait_for_url(landing, timeout=60_000)
+                assert answers.get(landing) == 200, "after its own OAuth, JupyterLab in alice's server answers the notebook's URL"
             finally:
                 browser.close()
     finally:

@@ -11,7 +11,7 @@ Invariants:
   one hub API call per request.
 
 The hub API here is a stand-in that only counts `GET /user` calls; the real
-hub is driven in tests/integration/test_templates_hub.py.
+hub is driven in test_real_hub.py.
 """
 
 from __future__ import annotations

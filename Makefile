@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test-deps test render bench clean
+.PHONY: setup test-deps lint test render bench clean
 
 # A fresh virtualenv with the pinned dependencies. Enough for `make render`: no root, no apt.
 setup: $(VENV)/.installed
@@ -19,7 +19,12 @@ test-deps: setup
 	scripts/install-system-deps
 	PYTHON=$(PYTHON) scripts/install-test-hub
 
-test: test-deps
+# Lint and type-check (pyproject.toml's [tool.ruff] and [tool.mypy]) before any test runs.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: test-deps lint
 	$(BIN)/pytest
 
 # The main job offline: what the dev stack would deploy, under ./out/dev.

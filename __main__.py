@@ -6,10 +6,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import config as stack_config
+from components.lab_database import LabDatabase, LabDatabaseArgs
+from components.backups import Backups, BackupsArgs
 from components.labels import standard_labels
 from components.notebook_templates import NotebookTemplates, NotebookTemplatesArgs
+from components.paper_environments import PaperEnvironments, PaperEnvironmentsArgs
 from components.spyglass_hub import SpyglassHub, SpyglassHubArgs
 from components.stack_secrets import StackSecrets, StackSecretsArgs
+from components.xnat_hub import XnatHub, XnatHubArgs
 
 cfg = stack_config.load()
 hub = cfg.spyglass_hub
@@ -22,10 +26,47 @@ if hub.enabled:
         metadata=k8s.meta.v1.ObjectMetaArgs(name=hub.namespace, labels=standard_labels(hub.namespace, "namespace")),
     )
 
+xnat_cfg = cfg.xnat_hub
+xnat_namespace = None
+if xnat_cfg.enabled and xnat_cfg.create_namespace:
+    # The XNAT hub, its Postgres and its users' servers; XNAT's archive and workspaces PVCs must be here too.
+    xnat_namespace = k8s.core.v1.Namespace(
+        "xnat-namespace",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=xnat_cfg.namespace, labels=standard_labels(xnat_cfg.namespace, "namespace")),
+    )
+
+lab_db = cfg.lab_database
+lab_db_namespace = None
+if lab_db.enabled:
+    # The shared lab MySQL, its account Secrets and its roles Job live here.
+    lab_db_namespace = k8s.core.v1.Namespace(
+        "lab-db-namespace",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=lab_db.namespace, labels=standard_labels(lab_db.namespace, "namespace")),
+    )
+
 secrets = StackSecrets(
     "secrets",
-    StackSecretsArgs(config=cfg, spyglass_namespace=spyglass_namespace.metadata.name if spyglass_namespace else None),
+    StackSecretsArgs(
+        config=cfg,
+        spyglass_namespace=spyglass_namespace.metadata.name if spyglass_namespace else None,
+        xnat_namespace=(xnat_namespace.metadata.name if xnat_namespace else xnat_cfg.namespace) if xnat_cfg.enabled else None,
+        lab_database_namespace=lab_db_namespace.metadata.name if lab_db_namespace else None,
+    ),
 )
+
+if lab_db.enabled:
+    assert lab_db_namespace is not None
+    lab_database = LabDatabase(
+        "lab-db",
+        LabDatabaseArgs(
+            config=lab_db,
+            namespace=lab_db_namespace.metadata.name,
+            secrets=secrets.lab_database,
+            project_dir=Path(__file__).resolve().parent,
+            client_namespaces=(hub.namespace,) if hub.enabled else (),
+        ),
+    )
+    pulumi.export("labDatabaseHost", lab_database.host)
 
 if hub.enabled:
     assert spyglass_namespace is not None
@@ -46,6 +87,13 @@ if hub.enabled:
         pulumi.export("SAMPLEDB_JUPYTERHUB_URL", hub.url)
         pulumi.export("SAMPLEDB_JUPYTERHUB_TEMPLATES_URL", templates.templates_url)
 
+    papers = []
+    if cfg.paper_environments.enabled:
+        paper_environments = PaperEnvironments(
+            "papers", PaperEnvironmentsArgs(config=cfg.paper_environments, project_dir=Path(__file__).resolve().parent)
+        )
+        papers = paper_environments.papers
+
     spyglass = SpyglassHub(
         "spyglass",
         SpyglassHubArgs(
@@ -54,6 +102,21 @@ if hub.enabled:
             secrets=secrets.spyglass_hub,
             services=services,
             load_roles=load_roles,
+            lab_database=lab_db if lab_db.enabled else None,
+            papers=papers,
         ),
     )
     pulumi.export("spyglassHubUrl", spyglass.url)
+
+if xnat_cfg.enabled:
+    namespace = xnat_namespace.metadata.name if xnat_namespace else xnat_cfg.namespace
+    xnat_hub = XnatHub("xnat", XnatHubArgs(config=xnat_cfg, namespace=namespace, secrets=secrets.xnat_hub))
+    # What the XNAT admin enters in the JupyterHub plugin's settings (docs/xnat.md).
+    pulumi.export("xnatJupyterHubUrl", xnat_hub.url)
+    pulumi.export("xnatJupyterHubApiUrl", xnat_hub.api_url)
+    pulumi.export("xnatJupyterHubServiceToken", xnat_hub.service_token)
+    pulumi.export("xnatJupyterHubXnatAccount", xnat_hub.xnat_account)
+    pulumi.export("xnatJupyterHubXnatPassword", xnat_hub.xnat_password)
+if cfg.backups.enabled:
+    backups = Backups("backups", BackupsArgs(config=cfg.backups, project_dir=Path(__file__).resolve().parent))
+    pulumi.export("backupCronJobs", sorted(backups.cron_jobs))

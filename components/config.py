@@ -17,6 +17,7 @@ required only when the settings that use them are on, and read with
 from __future__ import annotations
 
 import difflib
+import typing
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,11 +27,14 @@ import pulumi
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticUndefined
 
-from components.models.not_built import NotBuiltConfig
+from components.models.backups import BackupsConfig
+from components.models.lab_database import LabDatabaseConfig
 from components.models.notebook_templates import NotebookTemplatesConfig
-from components.models.secrets import GENERATED_SECRETS, SecretsConfig
+from components.models.paper_environments import PaperEnvironmentsConfig
+from components.models.secrets import SecretsConfig
 from components.models.section import Section
 from components.models.spyglass_hub import SpyglassHubConfig
+from components.models.xnat_hub import XnatHubConfig
 from labhub.errors import UserError
 
 NAMESPACE = "labhub"
@@ -44,15 +48,21 @@ class StackConfig(Section):
     secrets: SecretsConfig = Field(default_factory=SecretsConfig, description="Generated credentials.")
     spyglass_hub: SpyglassHubConfig = Field(default_factory=SpyglassHubConfig, description="SpyglassHub component.")
     notebook_templates: NotebookTemplatesConfig = Field(default_factory=NotebookTemplatesConfig, description="NotebookTemplates component.")
-    xnat_hub: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="XnatHub + Postgres component (not built yet).")
-    backups: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="Backups component (not built yet).")
-    lab_database: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="LabDatabase component (not built yet).")
-    paper_environments: NotBuiltConfig = Field(default_factory=NotBuiltConfig, description="PaperEnvironments component (not built yet).")
+    xnat_hub: XnatHubConfig = Field(default_factory=XnatHubConfig, description="XnatHub component: JupyterHub for XNAT, with its Postgres.")
+    backups: BackupsConfig = Field(default_factory=BackupsConfig, description="Backups component: database backup CronJobs and the lab's cleanup.")
+    lab_database: LabDatabaseConfig = Field(
+        default_factory=lambda: LabDatabaseConfig(), description="LabDatabase component: the shared lab MySQL."
+    )
+    paper_environments: PaperEnvironmentsConfig = Field(
+        default_factory=lambda: PaperEnvironmentsConfig(), description="PaperEnvironments component: Spyglass paper exports as hub profiles."
+    )
 
     @model_validator(mode="after")
     def _cross_component(self) -> StackConfig:
         if self.notebook_templates.enabled and not self.spyglass_hub.enabled:
             raise ValueError("notebookTemplates runs as a service of the Spyglass hub: enable spyglassHub too")
+        if self.paper_environments.enabled and not self.spyglass_hub.enabled:
+            raise ValueError("paperEnvironments are profiles of the Spyglass hub: enable spyglassHub too")
         return self
 
 
@@ -69,9 +79,11 @@ class ExternalSecret:
 
 _EXTERNAL_SECRET_CONDITIONS = {
     "spyglassOAuthClientSecret": lambda c: c.spyglass_hub.enabled and c.spyglass_hub.auth.type != "dummy",
+    "xnatPostgresPassword": lambda c: c.xnat_hub.enabled and c.xnat_hub.postgres.external is not None,
 }
 EXTERNAL_SECRETS = (
     ExternalSecret("spyglassOAuthClientSecret", "OAuth client secret of the Spyglass hub, from your identity provider."),
+    ExternalSecret("xnatPostgresPassword", "Password of the XNAT hub's role on an external Postgres (xnatHub.postgres.external)."),
 )
 
 
@@ -159,7 +171,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         parent = _model_at(path[:-1])
-        allowed = ", ".join(sorted(f.alias for f in parent.model_fields.values())) if parent else "none"
+        allowed = ", ".join(sorted(f.alias or name for name, f in parent.model_fields.items())) if parent else "none"
         return f"{key}: unknown key; allowed keys here are {allowed}"
     if error["type"] == "missing":
         return f"{key}: required value is missing"
@@ -173,7 +185,9 @@ def _model_at(path: list[str]) -> type[BaseModel] | None:
     for alias in path:
         field = next((f for f in model.model_fields.values() if f.alias == alias), None)
         annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):  # `Model | None`: the model
+            annotation = next((a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if annotation is None:
             return None
         model = annotation
     return model

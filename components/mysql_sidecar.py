@@ -38,7 +38,6 @@ hub, reference/anchors.md section 1). What we do better, and why:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from components.models.spyglass_hub import SpyglassHubConfig

@@ -15,17 +15,16 @@ and `SAMPLEDB_JUPYTERHUB_TEMPLATES_URL`.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
-import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
+from components import images
 from components.config import ConfigError
 from components.labels import standard_labels
 from components.models.notebook_templates import K8S_NAME, SERVICE_NAME, NotebookTemplatesConfig
@@ -92,53 +91,9 @@ def templates_digest(files: list[TemplateFile]) -> str:
     return digest.hexdigest()
 
 
-def image_sources(project_dir: Path, dockerfile: str = DOCKERFILE) -> list[Path]:
-    """Every file the Dockerfile's COPY instructions put into the image (folders expanded), plus the Dockerfile.
-
-    Read from the Dockerfile itself, so the tag cannot drift from what is
-    built. `.dockerignore` patterns of the form `**/<name>` (the only kind the
-    repository's .dockerignore uses) are honoured.
-    """
-    ignored = _dockerignore_names(project_dir)
-    found = {project_dir / dockerfile}
-    for line in (project_dir / dockerfile).read_text().splitlines():
-        words = line.split()
-        if not words or words[0].upper() != "COPY":
-            continue
-        args = [w for w in words[1:] if not w.startswith("--")]
-        if any(w.startswith("--from") for w in words[1:]):
-            continue  # from another stage, not from the build context
-        for source in args[:-1]:
-            path = project_dir / source
-            if path.is_dir():
-                found.update(p for p in path.rglob("*") if p.is_file() and not _ignored(p.relative_to(project_dir), ignored))
-            elif not path.is_file():
-                raise ValueError(f"{dockerfile}: COPY source {source} does not exist")
-            else:
-                found.add(path)
-    return sorted(found)
-
-
-def _dockerignore_names(project_dir: Path) -> list[str]:
-    path = project_dir / ".dockerignore"
-    lines = [line.strip() for line in path.read_text().splitlines()] if path.is_file() else []
-    patterns = [line for line in lines if line and not line.startswith("#")]
-    unsupported = [p for p in patterns if not p.startswith("**/") or "/" in p[3:]]
-    if unsupported:
-        raise ValueError(f".dockerignore: only **/<name> patterns are understood by the image tag, not {unsupported[0]!r}")
-    return [p[3:] for p in patterns]
-
-
-def _ignored(relative: Path, names: list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(part, name) for part in relative.parts for name in names)
-
-
 def source_digest(project_dir: Path) -> str:
-    """A tag for the server image that changes exactly when a file it copies (or its Dockerfile) changes."""
-    digest = hashlib.sha256()
-    for path in image_sources(project_dir):
-        digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    """The server image's tag: changes exactly when a file its Dockerfile copies (or the Dockerfile) changes."""
+    return images.source_digest(project_dir, DOCKERFILE)
 
 
 @dataclass(frozen=True)
@@ -172,21 +127,11 @@ class NotebookTemplates(pulumi.ComponentResource):
         labels = standard_labels(K8S_NAME, "notebook-templates")
         self.templates_url = f"{args.hub_url}/services/{SERVICE_NAME}"
 
-        if config.image:
-            self.image = pulumi.Output.from_input(config.image)
-        else:
-            # Built from this repository and pushed; the digest pins exactly what was built.
-            built = docker.Image(
-                f"{name}-image",
-                build=docker.DockerBuildArgs(
-                    context=str(args.project_dir),
-                    dockerfile=str(args.project_dir / "docker" / "templates" / "Dockerfile"),
-                    platform="linux/amd64",
-                ),
-                image_name=f"{config.registry}/labhub-templates:{source_digest(args.project_dir)}",
-                opts=child,
-            )
-            self.image = built.repo_digest
+        # Built from this repository and pushed (the digest pins exactly what was built), or prebuilt.
+        self.image = images.labhub_image(
+            f"{name}-image", project_dir=args.project_dir, dockerfile=DOCKERFILE, repository="labhub-templates",
+            tag=source_digest(args.project_dir) if not config.image else "", prebuilt=config.image, registry=config.registry, opts=child,
+        )  # fmt: skip
 
         # The operator's templates, mounted read-only at their relative paths.
         self.templates = k8s.core.v1.ConfigMap(
@@ -200,14 +145,18 @@ class NotebookTemplates(pulumi.ComponentResource):
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=K8S_NAME, namespace=args.namespace, labels=labels),
-            spec=_deployment_spec(args, labels, items, templates_digest(files), self.image, self.templates.metadata.name),
+            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, _deployment_spec(args, labels, items, templates_digest(files), self.image, self.templates.metadata.name)),
             opts=child,
         )
         # What the hub's proxy routes /services/templates/ to.
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=K8S_NAME, namespace=args.namespace, labels=labels),
-            spec={"type": "ClusterIP", "selector": {"app.kubernetes.io/name": K8S_NAME}, "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]},
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector={"app.kubernetes.io/name": K8S_NAME},
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http")],
+            ),
             opts=child,
         )
         self.hub_service = {

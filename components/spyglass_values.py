@@ -6,19 +6,21 @@ MySQL sidecar (components/mysql_sidecar.py) into the user pods, and sets every
 token the chart would otherwise generate with Helm `lookup` (which a rendered
 chart cannot do, so they would change on every update). The tokens are the
 only credentials that enter this module (`HubTokens`): they are placed, never
-read, at `Z2JH_CREDENTIAL_PATHS`; everything else that is secret reaches
+read, at `CHART_CREDENTIAL_PATHS`; everything else that is secret reaches
 containers by Secret reference.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from components import mysql_sidecar as sidecar
-from components.credential_paths import Z2JH_CREDENTIAL_PATHS
 from components.fields import split_image
+from components.models.lab_database import PORT as LAB_DB_PORT
+from components.models.lab_database import LabDatabaseConfig
+from components.models.paper_environments import PaperConfig
 from components.models.spyglass_hub import AuthConfig, SpyglassHubConfig
 from components.quantities import parse_cpu_quantity
 
@@ -38,7 +40,7 @@ _AUTH_CLASS = {"dummy": "DummyAuthenticator", "github": "GitHubOAuthenticator", 
 
 @dataclass(frozen=True)
 class HubTokens:
-    """The credentials the chart takes inline (placed at `Z2JH_CREDENTIAL_PATHS`, never read).
+    """The credentials the chart takes inline (placed at `CHART_CREDENTIAL_PATHS`, never read).
 
     Each is a str once resolved, or anything else standing in for one (a test's
     sentinel, a schema check's placeholder).
@@ -95,7 +97,7 @@ def _roles(load_roles: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, A
     return {name: dict(role) for name, role in load_roles.items()}
 
 
-def network_policy(hub: SpyglassHubConfig) -> dict[str, Any]:
+def network_policy(hub: SpyglassHubConfig, lab_database: LabDatabaseConfig | None = None) -> dict[str, Any]:
     """`singleuser.networkPolicy`: user pods accept only the hub and proxy, and reach no other pod.
 
     z2jh's default already lets in only pods labelled
@@ -108,6 +110,9 @@ def network_policy(hub: SpyglassHubConfig) -> dict[str, Any]:
     merged values file cannot reopen one, and carve such CIDRs out of internet
     egress. The sidecar's loopback binding is the real wall; this policy is
     the second one (and needs a CNI that enforces NetworkPolicy).
+
+    With the shared lab MySQL on, user pods may also reach it, and only it:
+    its pods in its namespace, on its port (its own policy admits them back).
     """
     network = hub.network
     carve_out = network.internet_egress and bool(network.non_private_cluster_cidrs)
@@ -115,6 +120,8 @@ def network_policy(hub: SpyglassHubConfig) -> dict[str, Any]:
     if carve_out:
         excepts = [*PRIVATE_RANGES, CLOUD_METADATA, *network.non_private_cluster_cidrs]
         egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": excepts}}]})
+    if lab_database is not None:
+        egress.append(lab_database_egress(lab_database))
     return {
         "enabled": True,
         "ingress": [],
@@ -130,6 +137,60 @@ def network_policy(hub: SpyglassHubConfig) -> dict[str, Any]:
             "privateIPs": False,
         },
     }
+
+
+def lab_database_egress(db: LabDatabaseConfig) -> dict[str, Any]:
+    """The one egress rule to the shared lab MySQL: its pods, in its namespace, on its port."""
+    return {
+        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": db.namespace}}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": db.name}}}],
+        "ports": [{"protocol": "TCP", "port": LAB_DB_PORT}],
+    }
+
+
+@dataclass(frozen=True)
+class PaperProfile:
+    """A paper offered on the hub: its config and its two images, resolved (digests)."""
+
+    paper: PaperConfig
+    notebook_image: str
+    database_image: str
+
+
+def profile_list(hub: SpyglassHubConfig, papers: Sequence[PaperProfile]) -> list[dict[str, Any]]:
+    """`singleuser.profileList`: the lab's own environment (default), then one profile per paper.
+
+    A paper's profile swaps the notebook image for the paper's and the MySQL
+    sidecar's image for the paper's database image; everything else about the
+    sidecar (root password Secret, loopback bind, probes) is the hub's own. With
+    persistent sidecar data, each paper gets its own data folder, so the export
+    is loaded once per user and paper, never over the user's own database.
+    """
+    if not papers:
+        return []
+    profiles: list[dict[str, Any]] = [
+        {"display_name": "Spyglass", "slug": "spyglass", "description": "The lab's Spyglass environment with your own database.", "default": True}
+    ]
+    for entry in papers:
+        mysql = hub.mysql.model_copy(
+            update={
+                "image": entry.database_image,
+                "persistence": hub.mysql.persistence.model_copy(update={"data_sub_path": f"{hub.mysql.persistence.data_sub_path}-paper-{entry.paper.name}"}),
+            }
+        )
+        wiring = mysql_pod_wiring(hub.model_copy(update={"mysql": mysql}))
+        # The paper's notebooks are in its image: open JupyterLab, not the lab's default (e.g. a git pull).
+        override: dict[str, Any] = {"image": entry.notebook_image, "default_url": "/lab", "extra_containers": wiring["extraContainers"]}
+        if wiring["initContainers"]:
+            override["init_containers"] = wiring["initContainers"]
+        profiles.append(
+            {
+                "display_name": entry.paper.display_name,
+                "slug": f"paper-{entry.paper.name}",
+                "description": "The paper's analysis environment, with its database preloaded (a Spyglass export).",
+                "kubespawner_override": override,
+            }
+        )
+    return profiles
 
 
 def mysql_pod_wiring(hub: SpyglassHubConfig) -> dict[str, Any]:
@@ -185,8 +246,10 @@ def spyglass_hub_values(
     *,
     services: Mapping[str, Mapping[str, Any]] | None = None,
     load_roles: Mapping[str, Mapping[str, Any]] | None = None,
+    lab_database: LabDatabaseConfig | None = None,
+    papers: Sequence[PaperProfile] = (),
 ) -> dict[str, Any]:
-    """The z2jh values of one Spyglass hub; the tokens land at `Z2JH_CREDENTIAL_PATHS` and nowhere else.
+    """The z2jh values of one Spyglass hub; the tokens land at `CHART_CREDENTIAL_PATHS` and nowhere else.
 
     services: name -> {url, api_token, oauth_redirect_uri, ...}; load_roles: name -> {scopes, services, ...}.
     """
@@ -230,7 +293,8 @@ def spyglass_hub_values(
             "memory": {"limit": single.memory_limit, "guarantee": single.memory_guarantee},
             "cpu": {"limit": _number(single.cpu_limit), "guarantee": _number(single.cpu_guarantee)},
             "storage": storage,
-            "networkPolicy": network_policy(hub),
+            "networkPolicy": network_policy(hub, lab_database),
             **wiring,
+            **({"profileList": profile_list(hub, papers)} if papers else {}),
         },
     }

@@ -22,7 +22,11 @@ import pulumi_random as random
 
 from components.config import StackConfig, needed_external_secret
 from components.labels import standard_labels
+from components.models.lab_database import PASSWORD_KEY
+from components.mysql_sidecar import INIT_SQL_KEY, root_password_init_sql
+from components.models.xnat_hub import ACCOUNT_PASSWORD_KEY, POSTGRES_PASSWORD_KEY
 from components.mysql_sidecar import secret_data as mysql_secret_data
+from labhub.db.roles import accounts as db_accounts
 
 # Length of generated passwords/tokens; the policy pack requires at least 24.
 PASSWORD_LENGTH = 48
@@ -53,11 +57,35 @@ class NotebookTemplatesSecrets:
 
 
 @dataclass(frozen=True)
+class LabDatabaseSecrets:
+    """The lab MySQL's root Secret and one Secret per account (each lab user's own, the backup account's); key `password`."""
+
+    root_secret: k8s.core.v1.Secret  # keys: PASSWORD_KEY, and mysql_sidecar.INIT_SQL_KEY (re-sets root's password at start)
+    account_secrets: Mapping[str, k8s.core.v1.Secret]  # account name -> its Secret, in RolesSpec order (users, then backup)
+    root_rotation: str  # rotation keeper of root's password: the server restarts when it changes
+    accounts_rotation: str  # rotation keeper of the accounts' passwords: the roles Job runs again when it changes
+
+
+@dataclass(frozen=True)
+class XnatHubSecrets:
+    """The XNAT hub's credentials: chart tokens, its Postgres password, and the Secrets the pods read."""
+
+    proxy_token: pulumi.Output[str]
+    cookie_secret: pulumi.Output[str]
+    service_token: pulumi.Output[str]  # the `xnat` service's hub API token, for XNAT's plugin
+    postgres_secret: k8s.core.v1.Secret  # key POSTGRES_PASSWORD_KEY: generated, or labhub:xnatPostgresPassword (external)
+    account_password: pulumi.Output[str]  # the hub's XNAT account's; the XNAT admin sets it in XNAT
+    account_secret: k8s.core.v1.Secret  # key ACCOUNT_PASSWORD_KEY
+
+
+@dataclass(frozen=True)
 class StackSecretsArgs:
     """The stack's config, and the namespace of each component that is on (its Secrets live there)."""
 
     config: StackConfig
     spyglass_namespace: pulumi.Input[str] | None = None  # required when spyglassHub is enabled
+    lab_database_namespace: pulumi.Input[str] | None = None  # required when labDatabase is enabled
+    xnat_namespace: pulumi.Input[str] | None = None  # required when xnatHub is enabled
 
 
 class ComponentOffError(LookupError):
@@ -73,6 +101,12 @@ class StackSecrets(pulumi.ComponentResource):
         self._config = args.config
         self._spyglass: SpyglassHubSecrets | None = None
         self._templates: NotebookTemplatesSecrets | None = None
+        self._lab_database: LabDatabaseSecrets | None = None
+        self._xnat: XnatHubSecrets | None = None
+        if args.config.xnat_hub.enabled:
+            if args.xnat_namespace is None:
+                raise ValueError("StackSecrets needs xnat_namespace when xnatHub is enabled")
+            self._xnat = self._make_xnat(args.xnat_namespace)
         hub = args.config.spyglass_hub
         if hub.enabled:
             if args.spyglass_namespace is None:
@@ -80,10 +114,16 @@ class StackSecrets(pulumi.ComponentResource):
             self._spyglass = self._make_spyglass(args.spyglass_namespace)
             if args.config.notebook_templates.enabled:
                 self._templates = self._make_templates(args.spyglass_namespace)
+        if args.config.lab_database.enabled:
+            if args.lab_database_namespace is None:
+                raise ValueError("StackSecrets needs lab_database_namespace when labDatabase is enabled")
+            self._lab_database = self._make_lab_database(args.lab_database_namespace)
         self.register_outputs(
             {
                 "mysqlSecretName": self._spyglass.mysql_secret.metadata.name if self._spyglass else None,
+                "labDatabaseRootSecretName": self._lab_database.root_secret.metadata.name if self._lab_database else None,
                 "templatesSecretName": self._templates.secret.metadata.name if self._templates else None,
+                "xnatAccountSecretName": self._xnat.account_secret.metadata.name if self._xnat else None,
             }
         )
 
@@ -98,6 +138,54 @@ class StackSecrets(pulumi.ComponentResource):
         if self._templates is None:
             raise ComponentOffError("notebookTemplates is not enabled on this stack: it has no secrets")
         return self._templates
+
+    @property
+    def lab_database(self) -> LabDatabaseSecrets:
+        if self._lab_database is None:
+            raise ComponentOffError("labDatabase is not enabled on this stack: it has no secrets")
+        return self._lab_database
+
+    def _make_lab_database(self, namespace: pulumi.Input[str]) -> LabDatabaseSecrets:
+        db = self._config.lab_database
+        # mysqld's entrypoint and the roles Job read root's password from here.
+        root_password = self._password("labDatabaseRootPassword")
+        root_data = {PASSWORD_KEY: root_password, INIT_SQL_KEY: root_password.apply(root_password_init_sql)}
+        root = self._k8s_secret("lab-db-root", db.root_secret_name, namespace, root_data)
+        accounts: dict[str, k8s.core.v1.Secret] = {}
+        for account in db_accounts(db.roles):
+            k8s_name = db.backup_secret_name if account == db.roles.backup_user else db.user_secret_name(account)
+            password = self._password("labDatabaseUserPasswords", resource=f"lab-db-account-{account}")
+            # One Secret per account: the roles Job mounts them all, each user only their own.
+            accounts[account] = self._k8s_secret(f"lab-db-account-{account}", k8s_name, namespace, {PASSWORD_KEY: password})
+        keeper = self._config.secrets.keeper
+        return LabDatabaseSecrets(
+            root_secret=root,
+            account_secrets=accounts,
+            root_rotation=keeper("labDatabaseRootPassword"),
+            accounts_rotation=keeper("labDatabaseUserPasswords"),
+        )
+
+    @property
+    def xnat_hub(self) -> XnatHubSecrets:
+        if self._xnat is None:
+            raise ComponentOffError("xnatHub is not enabled on this stack: it has no secrets")
+        return self._xnat
+
+    def _make_xnat(self, namespace: pulumi.Input[str]) -> XnatHubSecrets:
+        hub = self._config.xnat_hub
+        external_password = needed_external_secret(self._config, "xnatPostgresPassword")
+        postgres_password = external_password if external_password is not None else self._password("xnatPostgresPassword")
+        account_password = self._password("xnatHubAccountPassword")
+        return XnatHubSecrets(
+            proxy_token=self._hex_key("xnatProxyToken"),
+            cookie_secret=self._hex_key("xnatCookieSecret"),
+            service_token=self._password("xnatServiceToken"),
+            # The deployed Postgres (POSTGRES_PASSWORD) and the hub (PGPASSWORD) read the password from here.
+            postgres_secret=self._k8s_secret("xnat-postgres", hub.postgres_secret_name, namespace, {POSTGRES_PASSWORD_KEY: postgres_password}),
+            account_password=account_password,
+            # The hub reads its XNAT account's password from here (JH_XNAT_PASSWORD).
+            account_secret=self._k8s_secret("xnat-account", hub.xnat_account_secret_name, namespace, {ACCOUNT_PASSWORD_KEY: account_password}),
+        )
 
     def _make_spyglass(self, namespace: pulumi.Input[str]) -> SpyglassHubSecrets:
         hub = self._config.spyglass_hub
@@ -117,9 +205,9 @@ class StackSecrets(pulumi.ComponentResource):
         secret = self._k8s_secret("templates", self._config.notebook_templates.secret_name, namespace, data)
         return NotebookTemplatesSecrets(api_token=api_token, secret=secret)
 
-    def _password(self, secret: str) -> pulumi.Output[str]:
+    def _password(self, secret: str, resource: str | None = None) -> pulumi.Output[str]:
         password = random.RandomPassword(
-            f"{self._name}-{secret}",
+            f"{self._name}-{resource or secret}",
             length=PASSWORD_LENGTH,
             special=False,  # goes into option files and URLs; length gives the entropy
             keepers={"rotation": self._config.secrets.keeper(secret)},

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
@@ -26,11 +27,18 @@ _COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("render",): ("labhub.render", "run the program for a stack under the mock engine and write what it would deploy"),
     ("policy-check",): ("labhub.policy_check", "replay a stack's resources through the policy pack, as `pulumi preview --policy-pack` would"),
     ("templates", "serve"): ("labhub.templates.cli", "run the SampleDB notebook templating server"),
+    ("db", "roles-sql"): ("labhub.db.roles_sql", "print the lab database's roles SQL (roles and grants, no passwords) from a stack's config"),
+    ("db", "apply-roles"): ("labhub.db.apply", "create the lab database's accounts from Secret files, then apply the roles SQL as printed"),
+    ("export", "prepare"): ("labhub.export.prepare", "turn a Spyglass paper export into a docker build context (SQL cleaned, streamed)"),
+    ("backup", "mysql"): ("labhub.backup.mysql_cli", "MySQL/MariaDB backups: dump, restore, verify"),
+    ("backup", "postgres"): ("labhub.backup.postgres_cli", "PostgreSQL backups: dump, restore, verify"),
+    ("backup", "prune"): ("labhub.backup.prune", "delete old backups: keep N daily, M weekly, K monthly and the newest verified"),
 }
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labhub", description="labhub: a research lab's analysis platform as code")
+    parser.add_argument("--version", action="version", version=f"labhub {_version()}")
     groups: dict[tuple[str, ...], argparse._SubParsersAction] = {(): parser.add_subparsers(dest="command", required=True)}
     for path, (module, help_text) in _COMMANDS.items():
         for depth in range(1, len(path)):
@@ -43,8 +51,25 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml's), or a plain word when run from a bare checkout."""
+    try:
+        return importlib.metadata.version("labhub")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 # Which extra each subcommand's imports come from, for a clear error when it is missing.
-_EXTRAS = {"labhub.render": "deploy", "labhub.policy_check": "deploy", "labhub.templates.cli": "templates"}
+_EXTRAS = {
+    "labhub.render": "deploy",
+    "labhub.policy_check": "deploy",
+    "labhub.templates.cli": "templates",
+    "labhub.db.apply": "db",
+    "labhub.db.roles_sql": "deploy",
+    "labhub.backup.mysql_cli": "backup",
+    "labhub.backup.postgres_cli": "backup",
+    "labhub.backup.prune": "backup",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

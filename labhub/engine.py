@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -121,11 +122,43 @@ def read_stack_files(program_dir: Path, stack: str) -> StackFiles:
     return StackFiles(project, config, frozenset(secret_keys))
 
 
+class StackFileLoader(yaml.SafeLoader):
+    """YAML as the Pulumi CLI reads a stack file: a duplicate key is an error, a date stays text.
+
+    PyYAML keeps the last of two equal keys without a word (the CLI's YAML
+    library refuses them), and turns an unquoted `2026-12-03` into a date
+    object, which the CLI hands to the program as the text it reads.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                first = seen[key]
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {first.line + 1}, column {first.column + 1})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+StackFileLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _load_yaml(path: Path) -> Any:
+    """The document in `path`; UserError with line and column for a YAML mistake."""
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.load(path.read_text(), Loader=StackFileLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError:
         raise UserError(f"{path} does not exist: is this a Pulumi project directory?") from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        raise UserError(f"{path}: {where}: {error.problem} (not valid YAML)") from None
     except yaml.YAMLError as error:
         raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
 
@@ -164,6 +197,7 @@ class LabhubMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.secret_values: set[str] = set()  # every value this mock handed out as a secret
+        self.helm_values: dict[str, Any] = {}  # release name -> values a helm v3 Chart asked to template
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         return self.resource_outputs(args, ())
@@ -182,6 +216,16 @@ class LabhubMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == "kubernetes:yaml:decode":  # k8s.yaml.ConfigFile/ConfigGroup (v1) parse manifests, as the provider would
+            return {"result": [d for d in yaml.safe_load_all(str(args.args.get("text", ""))) if d]}, []
+        if args.token == "kubernetes:helm:template":  # helm v3 Chart: no helm offline; keep its values for review
+            raw = args.args.get("jsonOpts", "{}")
+            chart = json.loads(rpc.unwrap_rpc_secret(raw) if rpc.is_rpc_secret(raw) else raw)
+            # The SDK resolves the values (secrets included) inside an apply before this call, so their
+            # markers are gone; the engine would mark the rendered objects secret if any value was.
+            # Marked here, the secret values they carry (`secret_values`) tell secrets from literals.
+            self.helm_values[str(chart.get("release_name"))] = rpc.wrap_rpc_secret(chart.get("values") or {})
+            return {"result": []}, []
         raise UserError(f"the program called {args.token}, which the offline engine does not answer")
 
 
@@ -195,8 +239,15 @@ def _computed_outputs(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[
         return {"hex": raw.hex(), "base64": base64.b64encode(raw).decode()}
     if type_ == "docker:index/image:Image":
         image = str(inputs.get("imageName", name))
-        return {"repoDigest": f"{image.split(':')[0]}@sha256:{'0' * 64}", "baseImageName": image}
+        return {"repoDigest": f"{_repository(image)}@sha256:{'0' * 64}", "baseImageName": image}
     return {}
+
+
+def _repository(image: str) -> str:
+    """`registry:5001/a/b:tag` -> `registry:5001/a/b`: the tag is after the last ':' of the last path part."""
+    name = image.partition("@")[0]
+    head, slash, last = name.rpartition("/")
+    return head + slash + last.partition(":")[0]
 
 
 class CapturingMonitor(pulumi_mocks.MockMonitor):
@@ -204,6 +255,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: LabhubMocks) -> None:
         super().__init__(mocks)
+        self.labhub_mocks = mocks
         self.recorded: list[RecordedResource] = []
         self._stack_urn = ""
 
@@ -224,7 +276,8 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             resource_id=request.importId,
             custom=request.custom or False,
         )
-        id_, state = self.mocks.resource_outputs(args, list(request.additionalSecretOutputs))
+        id_, state = self.labhub_mocks.resource_outputs(args, list(request.additionalSecretOutputs))
+        id_ = id_ or ""
         obj_proto = pulumi_mocks._sync_await(rpc.serialize_properties(state, {}))
         self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_, state)
         self.recorded.append(
@@ -258,7 +311,7 @@ def _stack_outputs() -> dict[str, Any]:
         return rpc.wrap_rpc_secret(plain) if await output.is_secret() else plain
 
     root = get_root_resource()
-    return {key: _sync_await(resolve(value)) for key, value in (root.outputs if root else {}).items()}
+    return {key: _sync_await(resolve(value)) for key, value in (getattr(root, "outputs", None) or {}).items()}
 
 
 def is_secret_output(output: pulumi.Output[Any]) -> bool:
@@ -287,6 +340,7 @@ def run_stack(stack: str, program_dir: Path | None = None) -> StackRun:
     config = dict(files.config)
     secret_keys = set(files.secret_keys)
     warnings: list[str] = []
+    plaintext: set[str] = set()
     for key in _required_secrets(program_dir, config):
         if key not in config:
             config[key] = placeholder_secret()
@@ -295,7 +349,16 @@ def run_stack(stack: str, program_dir: Path | None = None) -> StackRun:
                 f"{key} is a required secret that Pulumi.{stack}.yaml does not hold; using a placeholder "
                 f"(set it with `pulumi config set --secret {key.partition(':')[2]} ...` before deploying)"
             )
-    return run_program(program_dir, files.project, stack, config, secret_keys, warnings)
+        elif key not in secret_keys:
+            # The CLI reads a plaintext value as written and the program's get_secret makes it a secret:
+            # do the same (never a placeholder), treat the value as secret downstream, and say it is in git.
+            plaintext.add(config[key])
+            warnings.append(
+                f"{key} is plaintext in Pulumi.{stack}.yaml: the CLI would deploy it as written, and it is committed "
+                f"(set it with `pulumi config set --secret {key.partition(':')[2]} ...`; `labhub policy-check` fails on it)"
+            )
+    run = run_program(program_dir, files.project, stack, config, secret_keys, warnings)
+    return dataclasses.replace(run, secret_values=run.secret_values | plaintext) if plaintext else run
 
 
 def run_program(
@@ -309,7 +372,7 @@ def run_program(
     """Run a program directory's `__main__.py` with an explicit config bag."""
 
     def program() -> None:
-        with _program_on_path(program_dir):
+        with _program_on_path(program_dir), contextlib.chdir(program_dir):  # the CLI runs it in its directory
             runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__")
 
     return run_under_mocks(program, project, stack, config, secret_keys, warnings)
@@ -349,11 +412,18 @@ def run_under_mocks(
     return StackRun(
         stack=stack,
         project=project,
-        resources=list(monitor.recorded),
+        resources=[_with_helm_values(r, mocks.helm_values) for r in monitor.recorded],
         outputs=outputs,
         warnings=(warnings or []) + collector.messages,
         secret_values=frozenset(mocks.secret_values | _config_secret_values(config, secret_keys)),
     )
+
+
+def _with_helm_values(resource: RecordedResource, helm_values: Mapping[str, Any]) -> RecordedResource:
+    """A helm v3 Chart registers without inputs; give it the values it templated, as the renderer and rules expect."""
+    if resource.type == "kubernetes:helm.sh/v3:Chart" and resource.name in helm_values:
+        return dataclasses.replace(resource, inputs={**resource.inputs, "values": helm_values[resource.name]})
+    return resource
 
 
 def _required_secrets(program_dir: Path, config: Mapping[str, str]) -> list[str]:

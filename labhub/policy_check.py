@@ -17,6 +17,12 @@ registered resource through the pack's own analyzer servicer, the object
 * `AnalyzeStack` once with every resource plus the root Stack and its outputs
   (under mocks outputs equal inputs).
 
+Then the checks only the mock engine can make (`labhub.secretness`: the stack
+file holds credentials only as ciphertext; credential paths of chart values,
+Secret data and credential-bearing stack outputs are Pulumi secrets), always
+mandatory, reported in the same format. This is the one gate a pull request
+needs without cloud credentials.
+
 Violations print the way `pulumi preview` prints them, then a summary line;
 the exit code is 1 if any mandatory violation was reported, else 0.
 """
@@ -25,19 +31,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 from google.protobuf import struct_pb2
-from pulumi.runtime import proto, rpc
+from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from labhub.errors import UserError
+from labhub.json_schema import jsonschema
+from labhub.wire import plain
 from policies.secret_rules import ENFORCEMENT_LEVEL, PACK_DESCRIPTION, POLICIES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -68,11 +76,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from labhub import secretness
     from labhub.engine import run_stack  # the engine imports the program's dependencies: only when running
+    from labhub.stackfile_check import plaintext_credentials
 
     config = load_policy_config(args.policy_config)
-    stack_run = run_stack(args.stack, args.program)
+    stack_path = Path(args.program) / f"Pulumi.{args.stack}.yaml"
+    stack_file = plaintext_credentials(stack_path) if stack_path.is_file() else []  # missing: run_stack says so
+    try:
+        stack_run = run_stack(args.stack, args.program)
+    except UserError:
+        for finding in stack_file:  # the program did not run, but what the stack file gives away stands
+            print(f"labhub: error: [stack-file-ciphertext-only] {finding.message()}", file=sys.stderr)
+        raise
     violations = replay(stack_run.resources, stack_run.outputs, stack_run.stack, stack_run.project, config)
+    violations += [Violation(f.check, "mandatory", f.resource_type, f.resource_name, f.urn,
+                             f"{secretness.CHECKS[f.check]}\n{f.message}")
+                   for f in secretness.check(stack_run, stack_file)]
     print(report(violations, len(stack_run.resources), stack_run.stack))
     return 1 if any(v.level == "mandatory" for v in violations) else 0
 
@@ -123,19 +143,6 @@ def _level(value: Any, where: str) -> EnforcementLevel:
     if value not in _LEVELS:
         raise UserError(f"policy config for {where}: enforcement level {value!r} is not one of {sorted(_LEVELS)}")
     return _LEVELS[value]
-
-
-def plain(value: Any) -> Any:
-    """Inputs as the engine hands them to analyzers: secrets unwrapped, only JSON-shaped values."""
-    if rpc.is_rpc_secret(value):
-        return plain(rpc.unwrap_rpc_secret(value))
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    return str(value)
 
 
 def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -194,7 +201,10 @@ def report(violations: list[Violation], resource_count: int, stack: str) -> str:
         lines.append(f"          urn: {v.urn}")
     mandatory = sum(v.level == "mandatory" for v in violations)
     lines.append("")
+    from labhub.secretness import CHECKS
+
     lines.append(f"policy-check: stack {stack}: {len(violations)} violation(s) ({mandatory} mandatory, "
-                 f"{len(violations) - mandatory} advisory) in {resource_count} resources, {len(POLICIES)} policies")
+                 f"{len(violations) - mandatory} advisory) in {resource_count} resources, {len(POLICIES)} policies "
+                 f"and {len(CHECKS)} offline checks")
     return "\n".join(lines)
 

@@ -9,13 +9,18 @@ Runs the whole program for one stack under the offline engine and writes:
   and source.
 
 Every secret value is replaced by `[secret]` before anything is written, and
-the output directory is replaced atomically: a failed render leaves the
+so is every credential that should have been one: values at the credential
+paths of chart values (`components.credential_paths`) and plaintext values at
+credential keys of the stack file, each with a warning naming the key (a render
+never writes a credential in clear; `labhub policy-check` fails on them). The
+output directory is replaced atomically: a failed render leaves the
 previous one untouched, never half a directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -26,13 +31,15 @@ from typing import Any
 import yaml
 from pulumi.runtime import rpc
 
+from components.credential_paths import CHART_CREDENTIAL_PATHS
 from labhub.engine import PROJECT_DIR, RecordedResource, StackRun, run_stack
 from labhub.errors import UserError
+from policies.matching import path_matches
+from policies.resource_types import CHART_TYPES
 
 REDACTED = "[secret]"
 UNKNOWN = "[unknown]"
 MARKER = ".labhub-render"
-HELM_TYPES = ("kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v3:Chart")
 CLUSTER_SCOPED_KINDS = frozenset(
     {
         "Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "PersistentVolume", "PriorityClass",
@@ -49,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = run_stack(args.stack, args.program)
-    for warning in result.warnings:
+    result, redacted = redact_unmarked_credentials(result, Path(args.program) / f"Pulumi.{args.stack}.yaml")
+    for warning in result.warnings + redacted:
         print(f"labhub: warning: {warning}", file=sys.stderr)
     files = render_files(result)
     write_tree(args.out, files)
@@ -91,6 +99,35 @@ def _redact_leaves(value: Any, secret_values: frozenset[str]) -> Any:
     return redact(value, secret_values)
 
 
+def redact_unmarked_credentials(result: StackRun, stack_file: Path) -> tuple[StackRun, list[str]]:
+    """The run with plaintext stack-file credentials added to its secret values, and a warning per key redacted."""
+    from labhub.secretness import chart_credential_leaves
+    from labhub.stackfile_check import credential_keys
+
+    warnings = []
+    plaintext = {}
+    for key, value in credential_keys(stack_file):
+        plaintext[key] = value
+        if value not in result.secret_values:
+            warnings.append(f"{stack_file.name}: {key} is a plaintext credential; redacted in the render "
+                            f"(set it with `pulumi config set --secret`)")
+    result = dataclasses.replace(result, secret_values=result.secret_values | frozenset(plaintext.values()))
+    for resource in result.resources:
+        if resource.type in CHART_TYPES:
+            warnings += [f"chart {resource.name}: {path} is not a Pulumi secret; redacted in the render"
+                         for path, secret in chart_credential_leaves(result, resource) if not secret]
+    return result, warnings
+
+
+def _redact_credential_paths(values: Any, path: tuple[str | int, ...] = ()) -> Any:
+    """Chart values with every leaf at a credential path replaced by [secret], marked secret or not."""
+    if isinstance(values, dict):
+        return {k: _redact_credential_paths(v, path + (k,)) for k, v in values.items()}
+    if isinstance(values, list):
+        return [_redact_credential_paths(v, path + (i,)) for i, v in enumerate(values)]
+    return REDACTED if path_matches(path, CHART_CREDENTIAL_PATHS) and values not in (None, "") else values
+
+
 def render_files(result: StackRun) -> dict[str, str]:
     """Relative path -> file text for one stack run (pure: nothing is written)."""
     names = {r.urn: r.name for r in result.resources}
@@ -100,13 +137,13 @@ def render_files(result: StackRun) -> dict[str, str]:
             "type": r.type,
             "name": r.name,
             "parent": names.get(r.parent_urn) if r.parent_urn else None,
-            "inputs": redact(r.inputs, result.secret_values),
+            "inputs": _redacted_inputs(r, result.secret_values),
         }
         for r in sorted(result.resources, key=lambda r: r.urn)  # registration order varies with threads
     ]
     files["resources.json"] = json.dumps(entries, indent=2, sort_keys=True) + "\n"
     for resource in result.resources:
-        if resource.type in HELM_TYPES:
+        if resource.type in CHART_TYPES:
             files.update(_chart_files(resource, result.secret_values))
         elif resource.type.startswith("kubernetes:") and resource.custom:  # provider objects are "pulumi:providers:*"
             path, text = _manifest_file(resource, result.secret_values)
@@ -114,6 +151,13 @@ def render_files(result: StackRun) -> dict[str, str]:
                 raise UserError(f"two Kubernetes objects render to {path}: names must be unique per kind and namespace")
             files[path] = text
     return files
+
+
+def _redacted_inputs(resource: RecordedResource, secret_values: frozenset[str]) -> Any:
+    inputs = redact(resource.inputs, secret_values)
+    if resource.type in CHART_TYPES and isinstance(inputs.get("values"), dict):
+        inputs["values"] = _redact_credential_paths(inputs["values"])
+    return inputs
 
 
 def _manifest_file(resource: RecordedResource, secret_values: frozenset[str]) -> tuple[str, str]:
@@ -126,7 +170,7 @@ def _manifest_file(resource: RecordedResource, secret_values: frozenset[str]) ->
 
 
 def _chart_files(resource: RecordedResource, secret_values: frozenset[str]) -> dict[str, str]:
-    inputs = redact(resource.inputs, secret_values)
+    inputs = _redacted_inputs(resource, secret_values)
     release = inputs.get("name") or resource.name
     repository = (inputs.get("repositoryOpts") or {}).get("repo")
     chart = {
@@ -151,26 +195,51 @@ def write_tree(out: Path, files: dict[str, str]) -> None:
     """Write `files` under `out`, replacing a previous render atomically.
 
     Refuses to replace a non-empty directory that is not a labhub render, so a
-    mistyped `--out` can never wipe someone's files.
+    mistyped `--out` can never wipe someone's files. Anything the file system
+    refuses (a file where a folder should be, a read-only folder or file
+    system, a full disk) is one UserError naming `--out`; the previous render
+    stays as it was and nothing is left beside it.
     """
-    out = out.resolve()
+    out = out.absolute()
+    blocking = next((parent for parent in out.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        raise UserError(f"--out {out}: {blocking} is a file, not a folder; choose a path under a folder")
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
         raise UserError(f"--out {out} exists and is not a labhub render directory; choose an empty or new directory")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as error:
+        raise UserError(f"--out {out}: cannot create it: {_reason(error)}") from None
     try:
         for relative, text in files.items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
         (staging / MARKER).write_text("written by `labhub render`; the whole directory is replaced on each run\n")
-        if out.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            out.rename(retired / "render")
+        _swap_into_place(staging, out)
+    except OSError as error:
+        raise UserError(f"--out {out}: cannot write the render: {_reason(error)}; the previous render, if any, is unchanged") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful swap
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Rename `staging` to `out`; a previous render is moved aside first and restored if the rename fails."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+    try:
+        out.rename(retired / "render")
+        try:
             staging.rename(out)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        except OSError:
+            (retired / "render").rename(out)
+            raise
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)

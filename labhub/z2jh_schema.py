@@ -17,8 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
+
+from labhub.json_schema import jsonschema
+from labhub.wire import plain
 
 CHART_VERSION = "4.4.0"  # the z2jh version whose schema is vendored; config accepts only this one
 SCHEMA_FILE = f"z2jh-{CHART_VERSION}-values.schema.yaml"
@@ -37,17 +39,6 @@ def _load(path: Path) -> dict[str, Any]:
     return schema
 
 
-def _plain(value: Any) -> Any:
-    """JSON data as the chart would receive it; anything else (e.g. a pulumi Output) becomes a placeholder string."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    return UNKNOWN_PLACEHOLDER
-
-
 def _json_path(parts: Any) -> str:
     return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
 
@@ -55,7 +46,7 @@ def _json_path(parts: Any) -> str:
 def validate_z2jh_values(values: Mapping[str, Any]) -> list[str]:
     """Schema errors of `values`, each as '<JSON path>: <message>' (sorted); [] when valid."""
     validator = jsonschema.Draft7Validator(_load(schema_path()))
-    errors = validator.iter_errors(_plain(values))
+    errors = validator.iter_errors(plain(values, other=lambda _: UNKNOWN_PLACEHOLDER))
     return sorted(f"{_json_path(e.absolute_path)}: {e.message}" for e in errors)
 
 

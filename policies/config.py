@@ -14,18 +14,14 @@ from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, ResourceValidationArgs, StackValidationArgs
 
+from components.credential_paths import CHART_CREDENTIAL_PATHS
 from policies.command_line import DEFAULT_MYSQL_TOOLS
 from policies.matching import DEFAULT_CREDENTIAL_NAME_PATTERNS, DEFAULT_IGNORED_NAME_PATTERNS, NameMatcher
+from policies.resource_types import SECRET_TYPES
 
-# Chart value paths (relative to `values`, `*` = one key) that labhub fills from
-# pulumi_random outputs, because z2jh's own generation needs Helm `lookup`.
-DEFAULT_GENERATED_VALUE_PATHS: list[str] = [
-    "hub.config.ConfigurableHTTPProxy.auth_token",
-    "hub.config.JupyterHub.cookie_secret",
-    "hub.config.CryptKeeper.keys",
-    "hub.services.*.api_token",
-    "hub.config.*.client_secret",
-]
+# Chart value paths (relative to `values`, `*` = one key) that labhub fills from generated
+# or `secure:` secrets, because z2jh's own generation needs Helm `lookup`: the one list.
+DEFAULT_GENERATED_VALUE_PATHS: list[str] = list(CHART_CREDENTIAL_PATHS)
 DEFAULT_WEAK_VALUES: list[str] = [
     "tutorial", "temppass", "simple", "secret-token", "SECRET_TOKEN", "changeme", "change-me", "jupyterhub",
     "password", "admin", "root", "secret", "test", "datajoint", "xnat",
@@ -46,25 +42,27 @@ def _int(default: int, description: str) -> dict[str, Any]:
 NAME_PROPERTIES: dict[str, dict[str, Any]] = {
     "credentialNamePatterns": _strings(
         DEFAULT_CREDENTIAL_NAME_PATTERNS,
-        "Regexes (case-insensitive, searched in the name as written and in snake_case) for names that hold credentials."),
+        "Regexes (case-insensitive) searched in a name's head: its snake_case form without trailing qualifiers "
+        "(`DB_PASSWORD_B64` -> `db_password`). A match means the name holds a credential."),
     "ignoredNamePatterns": _strings(
         DEFAULT_IGNORED_NAME_PATTERNS,
-        "Regexes for credential-looking names that hold a reference or a setting (existingSecret, passwordKey, *_FILE)."),
+        "Regexes for names whose head matches but which hold a reference or a flag (existingSecret)."),
 }
 GENERATED_PATHS_PROPERTY: dict[str, dict[str, Any]] = {
     "generatedValuePaths": _strings(
         DEFAULT_GENERATED_VALUE_PATHS,
         "Chart value paths (dotted, `*` = one key) known to be filled from generated Pulumi secrets."),
 }
-SECRET_TYPES = ["kubernetes:core/v1:Secret", "kubernetes:core/v1:SecretPatch"]
-
 ENV_SCHEMA = PolicyConfigSchema(properties={**NAME_PROPERTIES})
 CHART_VALUES_SCHEMA = PolicyConfigSchema(properties={**NAME_PROPERTIES, **GENERATED_PATHS_PROPERTY})
 CONFIGMAP_SCHEMA = PolicyConfigSchema(properties={**NAME_PROPERTIES})
-URL_SCHEMA = PolicyConfigSchema(properties={
+PROPERTIES_SCHEMA = PolicyConfigSchema(properties={
+    **NAME_PROPERTIES,
     "ignoredResourceTypes": _strings(
-        SECRET_TYPES, "Resource type patterns not checked: a Secret is where a connection URL with a password belongs."),
+        sorted(SECRET_TYPES) + ["random:*"],
+        "Resource type patterns not checked: a Secret is where credentials belong; random resources hold none."),
 })
+METADATA_SCHEMA = PolicyConfigSchema(properties={**NAME_PROPERTIES})
 COMMAND_LINE_SCHEMA = PolicyConfigSchema(properties={
     **NAME_PROPERTIES,
     "mysqlTools": _strings(DEFAULT_MYSQL_TOOLS, "Programs for which `-p<value>` means a password."),

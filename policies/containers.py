@@ -20,12 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from policies.matching import Path, children, get, is_list, is_mapping, walk
-
-CHART_TYPES = frozenset({
-    "kubernetes:helm.sh/v3:Release",
-    "kubernetes:helm.sh/v4:Chart",
-    "kubernetes:helm.sh/v3:Chart",
-})
+from policies.resource_types import CHART_TYPES
 
 # Kind -> where its pod spec sits (Patch variants have the same shape).
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -151,3 +146,34 @@ def command_lines(resource_type: str, props: Any) -> Iterator[list[tuple[Path, s
                 words.extend((path + (key, i), w) for i, w in children(value) if isinstance(w, str))
         if words:
             yield words
+
+
+def metadata_maps(props: Any) -> Iterator[tuple[Path, Any]]:
+    """Every `annotations` and `labels` mapping in the properties (object, pod template, chart values)."""
+    for path, node in walk(props):
+        if path and path[-1] in ("annotations", "labels") and is_mapping(node):
+            yield path, node
+
+
+# A Kubernetes object name, optionally namespace/name: what `*-secret` annotations hold.
+_OBJECT_NAME_RE = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+
+
+def names_a_secret_object(path: Path, value: Any) -> bool:
+    """An annotation such as `nginx.ingress.kubernetes.io/auth-secret: basic-auth`: the name of a Secret, not its content."""
+    if len(path) < 2 or path[-2] != "annotations" or not isinstance(path[-1], str) or "/" not in path[-1]:
+        return False
+    return path[-1].lower().endswith("secret") and isinstance(value, str) and bool(_OBJECT_NAME_RE.fullmatch(value))
+
+
+def owned_paths(resource_type: str, props: Any) -> set[Path]:
+    """Paths judged by the env, command-line and metadata rules, which the catch-all rules leave to them."""
+    owned: set[Path] = {path for _, path, _ in all_env(resource_type, props)}
+    owned |= {path for words in command_lines(resource_type, props) for path, _ in words}
+    owned |= {path for path, _ in metadata_maps(props)}
+    return owned
+
+
+def under(path: Path, prefixes: set[Path]) -> bool:
+    """Whether `path` is one of `prefixes` or below one."""
+    return any(path[: len(p)] == p for p in prefixes)

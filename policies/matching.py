@@ -38,38 +38,45 @@ from pulumi_policy.proxy import (
 
 Path = tuple[str | int, ...]
 
-# Names whose value is a credential (searched in the name, case-insensitive).
+# A name holds a credential when its *head* says so: the last word of its
+# snake_case spelling, once trailing qualifiers (`_B64`, `_2`, `_PROD`, ...) are
+# dropped. `DB_PASSWORD`, `clientSecret`, `GITHUB_PAT` end in a credential word;
+# `PASSWORD_HASHER`, `TOKEN_AUDIENCE`, `GIT_CREDENTIAL_HELPER`, `SECRETS_BACKEND`
+# only mention one and hold a setting. The patterns are searched in that head form.
 DEFAULT_CREDENTIAL_NAME_PATTERNS: list[str] = [
-    "password",
-    "passwd",
-    "pwd",
-    r"(^|_)pass$",
-    "passphrase",
-    "secret",
-    "token",
-    "credential",
-    r"^keys$",  # z2jh hub.config.CryptKeeper.keys
-    r"crypt_?keeper",
-    r"(^|_)(api|private|secret|signing|encryption|access|auth|ssh|client|master|session|crypt)_?keys?$",
+    r"(password|passwd|passphrase|secret|token|credential|apikey)s?$",  # db_password, clientsecret, auth_tokens
+    r"pwd$",  # MYSQL_PWD
+    r"(?<!by)(?<!com)(?<!sur)(?<!over)(?<!under)(?<!tres)pass$",  # DJ_PASS, redis requirepass, .pgpass
+    r"(^|_)(pw|pat|creds|authorization|netrc|masterauth)$",  # DB_PW, GITHUB_PAT, an Authorization header, .netrc
+    (r"(^|_)(api|private|secret|signing|encryption|access|auth|ssh|client|master|session|crypt|crypt_keeper|hmac|jwt"
+     r"|tls|ssl|deploy|account|storage|service|webhook|gpg|pgp)_?keys?$"),  # SECRET_KEY, aws_secret_access_key
 ]
 
-# Names that contain a credential word but hold a reference, a location or a
-# setting, never the credential itself (existingSecret, passwordKey, tokenUrl,
-# MYSQL_ROOT_PASSWORD_FILE, MYSQL_RANDOM_ROOT_PASSWORD, passwordLength...).
+# Names whose head is a credential word but which hold a reference or a flag, never the
+# credential itself (existingSecret names a Secret; MYSQL_RANDOM_ROOT_PASSWORD is yes/no).
 DEFAULT_IGNORED_NAME_PATTERNS: list[str] = [
     r"^existing",
-    r"_(ref|refs|name|names|file|files|path|paths|dir|url|uri|endpoint|host|hosts|port|user|username"
-    r"|length|len|ttl|expiry|expires|expiration|lifetime|age|seconds|timeout|type|method|mode|policy"
-    r"|enabled|required|rotation)$",
-    r"^(password|token|credentials?)_key$",
     r"(allow_empty|random_root|onetime)_password$",
+    r"^(checksum|digest|hash|sha\d*)_",  # Helm's `checksum/secret` annotation: a digest that rolls the pods
 ]
+
+# Trailing words that qualify a name without changing what it holds: DB_PASSWORD_B64, API_TOKEN_2.
+_QUALIFIER_RE = re.compile(
+    r"_(\d+|v\d+|b64|base64|hex|enc|encoded|value|val|plain|plaintext|raw|str|string|literal|old|new|prev|previous"
+    r"|current|next|primary|secondary|prod|production|dev|staging|test|default)$")
+# A credential word anywhere in a name: not enough on its own (PASSWORD_HASHER), but a
+# high-entropy value under such a name is a credential (see policies.free_text).
+_CREDENTIAL_WORD_RE = re.compile(r"passw|passwd|pwd|secret|token|credential|passphrase|salt|(^|_)keys?$")
 
 _UNKNOWNS = frozenset({
     UNKNOWN_ARCHIVE_VALUE, UNKNOWN_ARRAY_VALUE, UNKNOWN_ASSET_VALUE, UNKNOWN_BOOLEAN_VALUE,
     UNKNOWN_NUMBER_VALUE, UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE,
 })
-_REFERENCE_RE = re.compile(r"\$\(\w+\)|\$\{\w+\}|^\$\w+$|^\$\(|^\$\{")
+# Kubelet `$(VAR)`, shell `${VAR}` / `$VAR`, a template (`{{ .Values.x }}`, `%(name)s`): the value is elsewhere.
+_REFERENCE_RE = re.compile(r"\$\(\w+\)|\$\{\w+\}|^\$\w+$|^\$\(|^\$\{|\{\{.*\}\}|%\(\w+\)s")
+# An absolute or home-relative file path names where a credential is kept, it is not one.
+_FILE_PATH_RE = re.compile(r"(/|~/)[\w.@+-]+(/[\w.@+-]*)*")
+_NOT_A_VALUE = frozenset({"null", "none", "nil", "~", "true", "false", "yes", "no"})
 _CAMEL_RE = re.compile(r"([a-z0-9])([A-Z])")
 _NON_WORD_RE = re.compile(r"[^A-Za-z0-9]+")
 
@@ -79,8 +86,16 @@ def snake(name: str) -> str:
     return _NON_WORD_RE.sub("_", _CAMEL_RE.sub(r"\1_\2", name)).strip("_").lower()
 
 
+def head(name: str) -> str:
+    """The snake_case name without trailing qualifiers: `DB_PASSWORD_B64` -> `db_password`."""
+    form = snake(name)
+    while (match := _QUALIFIER_RE.search(form)) and match.start() > 0:
+        form = form[: match.start()]
+    return form
+
+
 class NameMatcher:
-    """Decides whether a key, env var or option name names a credential."""
+    """Decides whether a key, env var, option or header name names a credential (by its head)."""
 
     def __init__(self, patterns: Sequence[str], ignored: Sequence[str] = ()) -> None:
         self._patterns = [re.compile(p, re.IGNORECASE) for p in patterns]
@@ -89,10 +104,17 @@ class NameMatcher:
     def is_credential(self, name: Any) -> bool:
         if not isinstance(name, str) or not name:
             return False
-        spellings = (name, snake(name))
-        if any(p.search(s) for p in self._ignored for s in spellings):
+        form = head(name)
+        if any(p.search(form) or p.search(snake(name)) for p in self._ignored):
             return False
-        return any(p.search(s) for p in self._patterns for s in spellings)
+        return any(p.search(form) for p in self._patterns)
+
+    def mentions_credential(self, name: Any) -> bool:
+        """A credential word anywhere in the name (`TOKEN_AUDIENCE` too): only a high-entropy value makes it one."""
+        return isinstance(name, str) and bool(_CREDENTIAL_WORD_RE.search(head(name)))
+
+
+DEFAULT_NAMES = NameMatcher(DEFAULT_CREDENTIAL_NAME_PATTERNS, DEFAULT_IGNORED_NAME_PATTERNS)
 
 
 def is_unknown(value: Any) -> bool:
@@ -106,8 +128,11 @@ def is_reference(value: str) -> bool:
 
 
 def is_literal(value: Any) -> bool:
-    """A non-empty, known string that is not a reference: a value typed into the program."""
-    return isinstance(value, str) and bool(value.strip()) and not is_unknown(value) and not is_reference(value)
+    """A known string typed into the program: not empty, a reference, a file path or a YAML flag word."""
+    if not isinstance(value, str) or is_unknown(value):
+        return False
+    text = value.strip()
+    return bool(text) and text.lower() not in _NOT_A_VALUE and not is_reference(text) and not _FILE_PATH_RE.fullmatch(text)
 
 
 def is_mapping(node: Any) -> bool:

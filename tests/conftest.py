@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import os
-
 import pytest
+from ci_skips import pytest_runtest_makereport  # noqa: F401  (under CI a skipped integration test fails)
 from servers_mariadb import mariadb, mariadb_factory  # noqa: F401  (fixtures for every test folder)
 from servers_postgres import postgres, postgres_factory  # noqa: F401
 
@@ -48,17 +47,3 @@ def run_component() -> Callable[..., StackRun]:
         return result, built
 
     return run
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
-    """Under CI a skipped integration test fails: a missing server must not turn the suite green.
-
-    Outside CI (a developer without MariaDB, say) it stays a skip, listed by `-ra`.
-    """
-    outcome = yield
-    report = outcome.get_result()
-    if os.environ.get("CI") and report.skipped and item.get_closest_marker("integration") is not None:
-        report.outcome = "failed"
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        report.longrepr = f"integration test skipped under CI (CI is set): {reason}"

@@ -13,17 +13,45 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
-from labhub.engine import PROJECT_DIR, run_stack
+from labhub.engine import PROJECT_DIR, StackRun, run_stack
+
+
+@functools.cache
+def stack_run(stack: str) -> StackRun:
+    """The whole program's run for `stack`, once per session."""
+    return run_stack(stack, PROJECT_DIR)
+
+
+def resource_inputs(stack: str, type_: str, name: str) -> dict[str, Any]:
+    """One resource's inputs as the engine receives them (e.g. a StatefulSet's spec)."""
+    return stack_run(stack).one(type_, name).inputs
 
 
 @functools.cache
 def chart_values(stack: str, release: str) -> dict[str, Any]:
     """The values of the chart `release` as the engine receives them (generated secrets unwrapped)."""
-    run = run_stack(stack, PROJECT_DIR)
+    run = stack_run(stack)
     (chart,) = [r for r in run.by_type("kubernetes:helm.sh/v4:Chart") if r.inputs.get("name") == release]
     values = chart.inputs["values"]
-    return rpc.unwrap_rpc_secret(values) if rpc.is_rpc_secret(values) else values
+    return _integers(rpc.unwrap_rpc_secret(values) if rpc.is_rpc_secret(values) else values)
+
+
+def _integers(value: Any) -> Any:
+    """The wire format carries every number as a double; 999 was an integer in the program (as render writes it)."""
+    if isinstance(value, dict):
+        return {k: _integers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integers(v) for v in value]
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def singleuser(stack: str, release: str = "spyglass") -> dict[str, Any]:
     return chart_values(stack, release)["singleuser"]
+
+
+@functools.cache
+def manifest(stack: str, type_: str, namespace: str) -> dict[str, Any]:
+    """The one Kubernetes object of `type_` in `namespace`, its inputs as the engine receives them for `stack` (secrets still wrapped)."""
+    run = run_stack(stack, PROJECT_DIR)
+    (resource,) = [r for r in run.by_type(type_) if r.inputs["metadata"].get("namespace") == namespace]
+    return resource.inputs

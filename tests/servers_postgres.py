@@ -30,8 +30,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
-from servers_mariadb import free_port
+from servers_mariadb import free_port, stop_process
 
 START_TIMEOUT = 30.0
 
@@ -67,13 +66,7 @@ class PostgresServer:
         return {"PGHOST": self.host, "PGPORT": str(self.port), "PGUSER": self.superuser, "PGPASSWORD": self.password, "PGDATABASE": dbname}
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # SIGTERM: smart shutdown; SIGINT would be fast
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
 
 @dataclass

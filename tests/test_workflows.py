@@ -105,3 +105,22 @@ def test_only_push_yml_runs_up():
     commands = {name: [s["with"]["command"] for job in load(name)["jobs"].values() for s in pulumi_steps(job)]
                 for name in ("pull_request.yml", "push.yml")}
     assert commands == {"pull_request.yml": ["preview"], "push.yml": ["up"]}
+
+
+def _step_index(steps: list[dict], predicate) -> int:
+    return next(i for i, step in enumerate(steps) if predicate(step))
+
+
+@pytest.mark.parametrize("name", ["pull_request.yml", "push.yml"])
+def test_policy_check_gates_every_stack_before_pulumi_runs(name):
+    """`labhub policy-check` (stack file, pack, secretness) runs for each deployed stack before preview/up."""
+    [job] = load(name)["jobs"].values()
+    stacks = job.get("strategy", {}).get("matrix", {}).get("stack") or [pulumi_steps(job)[0]["with"]["stack-name"]]
+    check = _step_index(job["steps"], lambda s: "labhub policy-check --stack" in s.get("run", ""))
+    pulumi = _step_index(job["steps"], lambda s: str(s.get("uses", "")).startswith("pulumi/actions@"))
+    assert check < pulumi
+    command = job["steps"][check]["run"]
+    assert command.strip() in {f".venv/bin/labhub policy-check --stack {s}" for s in ["${{ matrix.stack }}", *stacks]}
+    repo_stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in WORKFLOWS.parents[1].glob("Pulumi.*.yaml"))
+    if name == "pull_request.yml":
+        assert sorted(stacks) == repo_stacks, "every stack file is gated on every pull request"

@@ -15,8 +15,7 @@ Adding a component, the pattern SpyglassHub and NotebookTemplates follow:
    keys, and the names of the component's Kubernetes objects as properties.
    Shared field types are in `components/fields.py`, `Resources` (requests and
    limits, request <= limit) in `section.py`.
-2. `components/config.py`: the section replaces its `NotBuiltConfig` in
-   `StackConfig`; rules across components go in `StackConfig._cross_component`;
+2. `components/config.py`: the section is a field of `StackConfig`; rules across components go in `StackConfig._cross_component`;
    an outside credential is an `ExternalSecret`.
 3. `components/stack_secrets.py`: a frozen `<Component>Secrets` bundle (every
    field present), made in `StackSecrets.__init__` when the component is on and

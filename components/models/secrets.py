@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import datetime
+from typing import Annotated
 
 from pydantic import BeforeValidator, Field, field_validator
-from typing import Annotated
 
 from components.models.section import Section
 
 # Every credential StackSecrets generates, by the name its rotation keeper uses.
 GENERATED_SECRETS: dict[str, str] = {
     "proxyToken": "z2jh proxy auth token (hub <-> configurable-http-proxy)",
-    "cookieSecret": "JupyterHub cookie secret; rotating it logs every user out",
+    "cookieSecret": "JupyterHub cookie secret; rotating it logs every user out",  # pragma: allowlist secret (a description)
     "cryptKeeperKey": "JupyterHub CryptKeeper key encrypting auth state",
     "mysqlRootPassword": "root password of every user's MySQL sidecar",
     "templatesApiToken": "JupyterHub API token of the notebook templating service",
     "templatesSigningKey": "key signing the templating server's confirmation tokens",
+    "xnatProxyToken": "XNAT hub: z2jh proxy auth token",
+    "xnatCookieSecret": "XNAT hub: JupyterHub cookie secret; rotating it logs every user out",  # pragma: allowlist secret
+    "xnatServiceToken": "XNAT hub: API token of the `xnat` service (set it in XNAT's JupyterHub plugin after rotating)",  # pragma: allowlist secret
+    "xnatPostgresPassword": "XNAT hub: password of the deployed Postgres (the entrypoint sets it on the first start only)",  # pragma: allowlist secret
+    "xnatHubAccountPassword": "XNAT hub: password of the hub's own XNAT account (set it in XNAT after rotating)",  # pragma: allowlist secret
+    "labDatabaseRootPassword": "root password of the shared lab MySQL",  # pragma: allowlist secret
+    "labDatabaseUserPasswords": "every lab database account's password (each lab user's, the backup account's)",
 }
 
 

@@ -17,7 +17,7 @@ from components.fields import CpuQuantity, DnsLabel, MemoryQuantity, PinnedImage
 from components.models.section import Resources, Section, require_within
 from components.mysql_memory import MySQLSizing, plan_mysql_memory
 
-Z2JH_VERSION = "4.4.0"  # the chart version whose values schema labhub/schemas/ carries
+Z2JH_VERSION: Literal["4.4.0"] = "4.4.0"  # the chart version whose values schema labhub/schemas/ carries
 DEFAULT_HOST = "spyglass.localhost"
 AuthType = Literal["dummy", "github", "generic-oauth"]
 

@@ -12,8 +12,10 @@ free name; jupyter-server refuses a rename onto an existing file with 409,
 so the final name is taken atomically by the server itself.
 
 The service token must be allowed to look users up, start their servers and
-reach them: give the service a role with the scopes in `HUB_SCOPES`
-(docs/templates.md shows the z2jh values).
+reach them: give the service a role with the scopes `read:users`, `servers`
+and `access:servers` (the NotebookTemplates component grants exactly these,
+`components/notebook_templates.SERVICE_SCOPES`; docs/templates.md shows the
+z2jh values).
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from labhub.templates.storage import Outcome, Saved, StorageError, Waiting
 
 log = logging.getLogger("labhub.templates")
 
-HUB_SCOPES = ("read:users", "servers", "access:servers")
 
 
 class ContentsStorage:

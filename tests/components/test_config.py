@@ -47,7 +47,7 @@ def test_keys_of_other_namespaces_are_left_to_their_providers() -> None:
         pytest.param(
             _raw(spyglasHub={}),
             "labhub:spyglasHub: unknown key (did you mean labhub:spyglassHub?); allowed keys are backups, labDatabase, "
-            "notebookTemplates, paperEnvironments, secrets, spyglassHub, xnatHub, spyglassOAuthClientSecret",
+            "notebookTemplates, paperEnvironments, secrets, spyglassHub, xnatHub, spyglassOAuthClientSecret, xnatPostgresPassword",
             id="unknown-top-level-key",
         ),
         pytest.param(
@@ -103,14 +103,10 @@ def test_keys_of_other_namespaces_are_left_to_their_providers() -> None:
             id="bad-namespace",
         ),
         pytest.param(
-            _raw(xnatHub={"enabled": True}),
-            "labhub:xnatHub.enabled: True is not allowed: this component is not built in this version of labhub; allowed: false",
-            id="component-not-built",
-        ),
-        pytest.param(
             _raw(secrets={"rotation": {"mysqlPassword": "2026-01-01"}}),
             "labhub:secrets.rotation: unknown secret mysqlPassword; allowed: proxyToken, cookieSecret, cryptKeeperKey, "
-            "mysqlRootPassword, templatesApiToken, templatesSigningKey",
+            "mysqlRootPassword, templatesApiToken, templatesSigningKey, xnatProxyToken, xnatCookieSecret, xnatServiceToken, "
+            "xnatPostgresPassword, xnatHubAccountPassword, labDatabaseRootPassword, labDatabaseUserPasswords",
             id="unknown-rotation-key",
         ),
         pytest.param(

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import configparser
 import json
-import re
 import secrets
 from typing import Any
 
 import kubernetes_validate
 import pytest
-
 from kubespawner_expansion import expand
 
 from components import mysql_sidecar as sc

@@ -11,18 +11,15 @@ user pods take ingress only from the hub and proxy; images are pinned.
 from __future__ import annotations
 
 import hashlib
-
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
-
 from kubespawner_expansion import expand
 
-from components.credential_paths import Z2JH_CREDENTIAL_PATHS
+from components.credential_paths import CHART_CREDENTIAL_PATHS
 from components.models.spyglass_hub import SpyglassHubConfig
 from components.spyglass_values import HubTokens, spyglass_hub_values
 from labhub import z2jh_schema
@@ -158,7 +155,7 @@ def test_tokens_appear_exactly_at_the_declared_credential_paths() -> None:
             "hub.services.templates.api_token",
         ]
     )
-    patterns = [pattern.split(".") for pattern in Z2JH_CREDENTIAL_PATHS]
+    patterns = [pattern.split(".") for pattern in CHART_CREDENTIAL_PATHS]
     assert all(any(len(p.split(".")) == len(q) and all(b in ("*", a) for a, b in zip(p.split("."), q, strict=True)) for q in patterns) for p in found)
 
 

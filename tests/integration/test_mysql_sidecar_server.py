@@ -50,7 +50,6 @@ from pathlib import Path
 
 import pymysql
 import pytest
-
 from rendered import singleuser
 
 from components import mysql_sidecar as sc

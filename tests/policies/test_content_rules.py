@@ -1,4 +1,4 @@
-"""ConfigMaps, URLs, command lines and docker build args never carry a credential.
+"""ConfigMaps, metadata, other properties, command lines and docker build args never carry a credential.
 
 Each table plants one credential where the rule must find it (and names the
 path the message must point at), then shows the look-alikes it must leave
@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-
 from policy_helpers import UNKNOWN, run_policy
 
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"
@@ -77,26 +76,34 @@ def test_configmap_rule_ignores_secrets_and_takes_custom_names():
         "data.LAB_PIN"]
 
 
-# --- no-credentials-in-urls ----------------------------------------------------------------------
+# --- URLs with a password, wherever they sit: each territory's rule reports them ------------------
 
 URL_VIOLATIONS = [
-    pytest.param(DEPLOYMENT, args_deployment([]) | {"metadata": {"annotations": {
-        "db": f"postgresql+psycopg2://hub:{WEAK}@postgres:5432/jupyterhub"}}}, ["metadata.annotations.db"], id="annotation"),
-    pytest.param(RELEASE, {"values": {"hub": {"db": {"url": f"postgresql://hub:{WEAK}@postgres/hub"}}}},
-                 ["values.hub.db.url"], id="z2jh-hub-db-url"),
-    pytest.param(CONFIGMAP, {"data": {"DATABASE_URL": f"mysql://root:{WEAK}@127.0.0.1:3306/"}}, ["data.DATABASE_URL"],
-                 id="configmap"),
-    pytest.param("kubernetes:networking.k8s.io/v1:Ingress", {"spec": {"rules": [{"host": f"https://u:{WEAK}@h.example.org"}]}},
-                 ["spec.rules[0].host"], id="any-resource-type"),
+    pytest.param("no-credentials-in-metadata", DEPLOYMENT, args_deployment([]) | {"metadata": {"annotations": {
+        "db": f"postgresql+psycopg2://hub:{WEAK}@postgres:5432/jupyterhub"}}}, ["metadata.annotations.db"],
+        id="annotation"),
+    pytest.param("no-plaintext-credential-in-chart-values", RELEASE,
+                 {"values": {"hub": {"db": {"url": f"postgresql://hub:{WEAK}@postgres/hub"}}}}, ["values.hub.db.url"],
+                 id="z2jh-hub-db-url"),
+    pytest.param("no-credentials-in-configmaps", CONFIGMAP,
+                 {"data": {"DATABASE_URL": f"mysql://root:{WEAK}@127.0.0.1:3306/"}}, ["data.DATABASE_URL"], id="configmap"),
+    pytest.param("no-credentials-in-properties", "kubernetes:networking.k8s.io/v1:Ingress",
+                 {"spec": {"rules": [{"host": f"https://u:{WEAK}@h.example.org"}]}}, ["spec.rules[0].host"],
+                 id="any-resource-type"),
+    pytest.param("no-credentials-in-properties", "kubernetes:batch/v1:Job",
+                 {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x", "workingDir": "/w",
+                                                                 "stdin": True}]}}},
+                  "metadata": {"name": "j"}, "kind": "Job", "apiVersion": "batch/v1", "status": {"password": WEAK}},
+                 ["status.password"], id="credential-name-in-any-field"),
 ]
 
 
-@pytest.mark.parametrize("resource_type, props, expected", URL_VIOLATIONS)
-def test_url_rule_catches_user_password_urls(resource_type, props, expected):
-    assert paths(run_policy("no-credentials-in-urls", resource_type, props)) == expected
+@pytest.mark.parametrize("policy, resource_type, props, expected", URL_VIOLATIONS)
+def test_url_and_property_leaks_are_caught_by_the_rule_of_their_territory(policy, resource_type, props, expected):
+    assert paths(run_policy(policy, resource_type, props)) == expected
 
 
-URL_CLEAN = [
+PROPERTIES_CLEAN = [
     pytest.param(CONFIGMAP, {"data": {"GIT": "ssh://git@github.com/lab/repo.git"}}, id="user-at-host"),
     pytest.param(CONFIGMAP, {"data": {"DB": "postgresql://hub:$(HUB_DB_PASSWORD)@postgres/hub"}}, id="kubelet-reference"),
     pytest.param(CONFIGMAP, {"data": {"DB": "postgresql://hub:${HUB_DB_PASSWORD}@postgres/hub"}}, id="shell-reference"),
@@ -104,17 +111,24 @@ URL_CLEAN = [
     pytest.param("kubernetes:core/v1:Secret", {"stringData": {"url": f"postgresql://hub:{WEAK}@postgres/hub"}},
                  id="secret-is-the-right-place"),
     pytest.param(CONFIGMAP, {"data": {"DB": UNKNOWN}}, id="unknown-at-preview"),
+    pytest.param("docker:index/image:Image", {"registry": {"server": "ghcr.io", "password": WEAK}},
+                 id="provider-inputs-are-judged-by-secretness-offline"),
+    pytest.param("kubernetes:helm.sh/v4:Chart", {"repositoryOpts": {"password": WEAK}}, id="chart-options-likewise"),
+    pytest.param(DEPLOYMENT, args_deployment(["--token-ttl=3600"]) | {"metadata": {"labels": {
+        "app.kubernetes.io/component": "credentials"}}}, id="labels-naming-credentials"),
 ]
 
 
-@pytest.mark.parametrize("resource_type, props", URL_CLEAN)
-def test_url_rule_passes_clean_resources(resource_type, props):
-    assert run_policy("no-credentials-in-urls", resource_type, props) == []
+@pytest.mark.parametrize("resource_type, props", PROPERTIES_CLEAN)
+@pytest.mark.parametrize("policy", ["no-credentials-in-properties", "no-credentials-in-metadata",
+                                    "no-credentials-in-configmaps"])
+def test_property_rules_pass_clean_resources(policy, resource_type, props):
+    assert run_policy(policy, resource_type, props) == []
 
 
-def test_url_rule_ignored_types_are_configurable():
+def test_property_rule_ignored_types_are_configurable():
     secret = {"stringData": {"url": f"postgresql://hub:{WEAK}@postgres/hub"}}
-    assert paths(run_policy("no-credentials-in-urls", "kubernetes:core/v1:Secret", secret,
+    assert paths(run_policy("no-credentials-in-properties", "kubernetes:core/v1:Secret", secret,
                             {"ignoredResourceTypes": []})) == ["stringData.url"]
 
 

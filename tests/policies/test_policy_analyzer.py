@@ -27,7 +27,8 @@ from policies.secret_rules import ENFORCEMENT_LEVEL, POLICIES
 PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
 EXPECTED_NAMES = [
     "no-plaintext-credential-env", "no-plaintext-credential-in-chart-values", "no-credentials-in-configmaps",
-    "no-credentials-in-urls", "no-credentials-on-command-line", "no-credential-docker-build-args",
+    "no-credentials-in-metadata", "no-credentials-in-properties", "no-credentials-on-command-line",
+    "no-credential-docker-build-args",
     "no-weak-credentials", "generated-passwords-long-enough", "secret-random-values-long-enough",
 ]
 
@@ -142,3 +143,14 @@ def test_main_boots_the_pack_and_answers_over_grpc():
         process.wait(timeout=10)
         process.stdout.close()
         process.stderr.close()
+
+
+def test_pack_requirements_pin_what_the_repo_pins():
+    """The CLI installs policies/requirements.txt into the pack's own venv: the same versions as constraints.txt."""
+    def pins(path: Path) -> dict[str, str]:
+        lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+        return {re.sub(r"[-_.]+", "-", n).lower(): v for n, _, v in (line.partition("==") for line in lines if line)}
+
+    pack, repo = pins(PACK_DIR / "requirements.txt"), pins(PACK_DIR.parent / "constraints.txt")
+    assert set(pack) >= {"pulumi", "pulumi-policy", "detect-secrets", "pyyaml"}  # what policies/ imports
+    assert {name: repo.get(name) for name in pack} == pack

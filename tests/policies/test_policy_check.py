@@ -21,6 +21,7 @@ from labhub.errors import UserError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+GENERATED = secrets.token_hex(16)  # what the mock engine's RandomPassword handed out, as a secret
 
 
 def recorded(type_: str, name: str, inputs: dict, parent: str | None = None, deps: tuple = ()) -> RecordedResource:
@@ -36,7 +37,7 @@ def mysql_deployment(env: list[dict]) -> RecordedResource:
 def clean_resources() -> list[RecordedResource]:
     password = recorded("random:index/randomPassword:RandomPassword", "mysql-root", {"length": 32})
     secret = recorded("kubernetes:core/v1:Secret", "mysql", {
-        "stringData": rpc.wrap_rpc_secret({"password": secrets.token_hex(16)})}, deps=(password.urn,))
+        "stringData": rpc.wrap_rpc_secret({"password": GENERATED})}, deps=(password.urn,))
     ref = {"name": "MYSQL_ROOT_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "mysql", "key": "password"}}}
     return [password, secret, mysql_deployment([ref])]
 
@@ -57,7 +58,7 @@ def fake_engine(monkeypatch):
     """Make `run_stack` return the given resources instead of running the program."""
 
     def install(resources: list[RecordedResource]) -> None:
-        run = StackRun(stack="dev", project="labhub", resources=resources, outputs={})
+        run = StackRun(stack="dev", project="labhub", resources=resources, outputs={}, secret_values=frozenset({GENERATED}))
         monkeypatch.setattr("labhub.engine.run_stack", lambda stack, program_dir=None: run)
 
     return install
@@ -78,7 +79,7 @@ def test_run_exits_0_and_says_so_on_a_clean_stack(fake_engine, capsys):
     assert policy_check.run(args()) == 0
     out = capsys.readouterr().out
     assert "✅ policies@v0.1.0 (local: policies)" in out
-    assert out.rstrip().endswith("policy-check: stack dev: 0 violation(s) (0 mandatory, 0 advisory) in 3 resources, 9 policies")
+    assert out.rstrip().endswith("policy-check: stack dev: 0 violation(s) (0 mandatory, 0 advisory) in 3 resources, 10 policies and 5 offline checks")
 
 
 def test_run_exits_1_and_prints_each_mandatory_violation(fake_engine, capsys):
@@ -154,3 +155,16 @@ def test_end_to_end_the_real_stacks_pass_the_pack(stack, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"policy-check: stack {stack}: 0 violation(s)" in out
+
+
+def test_a_program_that_cannot_run_still_reports_the_stack_file(tmp_path, capsys):
+    """The stack file is judged before the program runs: its findings are printed even when the run fails."""
+    (tmp_path / "Pulumi.yaml").write_text("name: broken\nruntime: python\n")
+    (tmp_path / "Pulumi.test.yaml").write_text(f"config:\n  broken:dbPassword: {secrets.token_hex(16)}\n")
+    (tmp_path / "__main__.py").write_text("import pulumi\npulumi.Config().require('missing')\n")
+    parser = argparse.ArgumentParser()
+    policy_check.add_arguments(parser)
+    with pytest.raises(UserError, match="missing"):
+        policy_check.run(parser.parse_args(["--stack", "test", "--program", str(tmp_path)]))
+    err = capsys.readouterr().err
+    assert 'labhub: error: [stack-file-ciphertext-only] config["broken:dbPassword"]: Pulumi.test.yaml holds' in err

@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 
 import pytest
-
 from policy_helpers import UNKNOWN, run_policy
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -127,22 +126,25 @@ def test_env_rule_takes_custom_patterns_from_config():
 
 
 def test_env_rule_ignored_names_are_configurable():
-    props = deployment(pod([container([env("PASSWORD_HINT", "ask the lab manager")])]))
+    props = deployment(pod([container([env("LEGACY_PASSWORD", "ask the lab manager")])]))
     assert run_policy("no-plaintext-credential-env", DEPLOYMENT, props) != []
-    assert run_policy("no-plaintext-credential-env", DEPLOYMENT, props, {"ignoredNamePatterns": ["_hint$"]}) == []
+    assert run_policy("no-plaintext-credential-env", DEPLOYMENT, props, {"ignoredNamePatterns": ["^legacy_"]}) == []
 
 
 # --- no-plaintext-credential-in-chart-values ---------------------------------------------------
 
 CHART_VIOLATIONS = [
-    pytest.param({"proxy": {"secretToken": WEAK}}, ["values.proxy.secretToken"], id="z2jh-proxy-secret-token"),
-    pytest.param({"hub": {"cookieSecret": WEAK}}, ["values.hub.cookieSecret"], id="z2jh-cookie-secret"),
-    pytest.param({"hub": {"db": {"password": WEAK}}}, ["values.hub.db.password"], id="z2jh-db-password"),
+    pytest.param({"postgresql": {"auth": {"postgresPassword": WEAK}}}, ["values.postgresql.auth.postgresPassword"],
+                 id="subchart-password"),
+    pytest.param({"grafana": {"adminPassword": WEAK}}, ["values.grafana.adminPassword"], id="admin-password"),
+    pytest.param({"hub": {"extraConfig": {"x": f"c.DummyAuthenticator.password = '{WEAK}'"}}},
+                 ["values.hub.extraConfig.x"], id="extra-config-code"),
     pytest.param({"oauth": {"clientSecret": WEAK}}, ["values.oauth.clientSecret"], id="camel-client-secret"),
-    pytest.param({"hub": {"services": {"xnat": {"apiToken": WEAK}}}}, ["values.hub.services.xnat.apiToken"],
-                 id="camel-api-token-not-allow-listed"),
+    pytest.param({"hub": {"services": {"xnat": {"token": WEAK}}}}, ["values.hub.services.xnat.token"],
+                 id="service-token-not-allow-listed"),
     pytest.param({"other": {"auth_token": WEAK}}, ["values.other.auth_token"], id="snake-auth-token"),
-    pytest.param({"vault": {"keys": [WEAK, WEAK]}}, ["values.vault.keys[0]", "values.vault.keys[1]"], id="keys-list"),
+    pytest.param({"vault": {"apiKeys": [WEAK, WEAK]}}, ["values.vault.apiKeys[0]", "values.vault.apiKeys[1]"],
+                 id="keys-list"),
     pytest.param({"minio": {"secretKey": WEAK}}, ["values.minio.secretKey"], id="secret-key"),
 ]
 
@@ -184,6 +186,17 @@ CHART_CLEAN = [
 @pytest.mark.parametrize("values", CHART_CLEAN)
 def test_chart_rule_passes_clean_values(values):
     assert run_policy("no-plaintext-credential-in-chart-values", RELEASE, {"values": values}) == []
+
+
+@pytest.mark.parametrize("values, path", [
+    pytest.param({"proxy": {"secretToken": WEAK}}, "values.proxy.secretToken", id="z2jh-proxy-secret-token"),
+    pytest.param({"hub": {"cookieSecret": WEAK}}, "values.hub.cookieSecret", id="z2jh-cookie-secret"),
+    pytest.param({"hub": {"db": {"password": WEAK}}}, "values.hub.db.password", id="z2jh-db-password"),
+])
+def test_typed_in_values_at_credential_paths_fail_the_weak_rule_under_preview(values, path):
+    """The name rule lets credential paths through (the SDK cannot see they are secrets); the weak rule does not."""
+    assert run_policy("no-plaintext-credential-in-chart-values", RELEASE, {"values": values}) == []
+    assert paths(run_policy("no-weak-credentials", RELEASE, {"values": values})) == [path]
 
 
 def test_chart_rule_ignores_non_chart_resources():

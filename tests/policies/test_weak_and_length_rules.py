@@ -11,10 +11,9 @@ import base64
 import secrets
 
 import pytest
+from policy_helpers import UNKNOWN, policy_named, run_policy
 from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, StackValidationArgs
 from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UnknownValueError, unknown_checking_proxy
-
-from policy_helpers import UNKNOWN, policy_named, run_policy
 
 SECRET = "kubernetes:core/v1:Secret"  # pragma: allowlist secret
 RELEASE = "kubernetes:helm.sh/v3:Release"

@@ -10,17 +10,23 @@ render never leaves a half-written directory.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
+from pulumi.runtime import rpc
 
 from labhub.cli import main
-from labhub.engine import StackRun, read_stack_files, run_stack
+from labhub.engine import PROJECT_DIR, StackRun, read_stack_files, run_stack
+from labhub.errors import UserError
 from labhub.render import MARKER, REDACTED, redact, render_files, write_tree
 from labhub.z2jh_schema import validate_z2jh_values
-from pulumi.runtime import rpc
 
 # The oldest Kubernetes minor that z2jh 4.4.0 supports is 1.28; we validate against a
 # current one (the bundled schemas' newest) so removed APIs are caught too.
@@ -132,3 +138,73 @@ def test_secure_values_become_secret_placeholders_even_inside_objects(tmp_path: 
     leaked_placeholder = run.outputs["leak"]
     assert leaked_placeholder in run.secret_values, "a placeholder read without get_secret is still known as secret"
     assert leaked_placeholder not in text
+
+
+# --- where --out cannot be written: one line, exit 2, nothing left behind -------------------------
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Staging or retired renders beside the target (`.<name>.*`): what a failed render must not leave."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_out_under_a_file_is_one_line_naming_the_file(tmp_path: Path, capsys) -> None:
+    (tmp_path / "notes.txt").write_text("mine\n")
+    assert main(["render", "--stack", "dev", "--out", str(tmp_path / "notes.txt" / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"labhub: error: --out {tmp_path}/notes.txt/out: {tmp_path}/notes.txt is a file, not a folder; choose a path under a folder\n"
+    )
+    assert (tmp_path / "notes.txt").read_text() == "mine\n" and _leftovers(tmp_path) == []
+
+
+@pytest.mark.integration
+def test_out_in_a_read_only_folder_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    """Run as an unprivileged user (root ignores folder permissions), on a folder it may read but not write."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run labhub as another user (setpriv)")
+    base = Path(tempfile.mkdtemp(prefix="labhub-ro-"))
+    try:
+        base.chmod(0o755)
+        (base / "ro").mkdir(mode=0o555)
+        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-m", "labhub.cli",
+                   "render", "--stack", "dev", "--out", str(base / "ro" / "out")]  # fmt: skip
+        done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stdout) == (2, "")
+        assert done.stderr == f"labhub: error: --out {base}/ro/out: cannot create it: Permission denied\n"
+        assert list((base / "ro").iterdir()) == []
+    finally:
+        shutil.rmtree(base)
+
+
+@pytest.mark.integration
+def test_a_render_over_a_previous_one_on_a_read_only_file_system_keeps_it(tmp_path: Path) -> None:
+    """A previous render on a file system remounted read-only: one line, the render untouched, no `.old` beside it."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a private mount namespace (unshare)")
+    assert main(["render", "--stack", "dev", "--out", str(tmp_path / "out")]) == 0
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    script = f'mount --bind -o ro "{tmp_path}" "{tmp_path}" && exec "$@"'
+    command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+               sys.executable, "-m", "labhub.cli", "render", "--stack", "dev", "--out", str(tmp_path / "out")]  # fmt: skip
+    done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (2, f"labhub: error: --out {tmp_path}/out: cannot create it: Read-only file system\n")
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_failed_swap_puts_the_previous_render_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the new render cannot be renamed into place, the old one is restored and the error names --out."""
+    out = tmp_path / "render"
+    write_tree(out, {"old.yaml": "old\n"})
+    real_rename = Path.rename
+
+    def refuse_staging(self: Path, target: Path) -> Path:
+        if self.name.startswith(".render.") and ".old." not in self.name and Path(target) == out:
+            raise OSError(28, "No space left on device")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", refuse_staging)
+    with pytest.raises(UserError) as error:
+        write_tree(out, {"new.yaml": "new\n"})
+    assert str(error.value) == f"--out {out}: cannot write the render: No space left on device; the previous render, if any, is unchanged"
+    assert (out / "old.yaml").read_text() == "old\n" and not (out / "new.yaml").exists()
+    assert _leftovers(tmp_path) == []

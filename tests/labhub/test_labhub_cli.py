@@ -9,6 +9,7 @@ line on stderr with exit status 2, never a traceback.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 
 import pytest
 
@@ -60,3 +61,9 @@ def test_no_subcommand_is_a_usage_error(capsys) -> None:
         cli.main([])
     assert exit_.value.code == 2
     assert "required: command" in capsys.readouterr().err
+
+
+def test_version_prints_the_installed_version(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert (exit_.value.code, capsys.readouterr().out) == (0, f"labhub {importlib.metadata.version('labhub')}\n")

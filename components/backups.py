@@ -1,0 +1,94 @@
+"""Backups: consistent, verified database backups as CronJobs, and the lab's file cleanup.
+
+Deploys, in its namespace: the backup tool's image (docker/backup/Dockerfile,
+built and pushed the way the templating server's is: components/images.py),
+a PVC for the backups, per database a dump CronJob and a weekly
+restore-verify CronJob, one prune CronJob, and the cleanup CronJob when
+enabled. The manifests come from the pure builders in
+components/backups_jobs.py; this class only turns them into resources.
+
+The database credentials Secrets are not made here: each database's entry
+names one (see components/models/backups.py for its keys). Follow-up: when
+the LabDatabase and XnatHub components exist, they should produce these
+Secrets and default `databases` to their servers (docs/backups.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import images
+from components.backups_jobs import backups_pvc, cleanup_cronjob, dump_cronjob, prune_cronjob, scratch_config_map, verify_cronjob
+from components.labels import standard_labels
+from components.models.backups import BackupsConfig
+
+DOCKERFILE = "docker/backup/Dockerfile"
+
+
+@dataclass(frozen=True)
+class BackupsArgs:
+    config: BackupsConfig
+    project_dir: Path
+
+
+class Backups(pulumi.ComponentResource):
+    """Backup CronJobs (dump, verify, prune), their PVC and image, and the cleanup CronJob."""
+
+    image: pulumi.Output[str] | None
+    namespace: k8s.core.v1.Namespace | None
+    cron_jobs: dict[str, k8s.batch.v1.CronJob]
+
+    def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("labhub:components:Backups", name, None, opts)
+        config = args.config
+        child = pulumi.ResourceOptions(parent=self)
+        # The CronJobs, their PVC and the credentials Secrets they mount share this namespace.
+        self.namespace = None
+        if config.create_namespace:
+            self.namespace = k8s.core.v1.Namespace(
+                f"{name}-namespace",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=config.namespace, labels=standard_labels(config.namespace, "namespace")),
+                opts=child,
+            )
+        after_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace] if self.namespace else [])
+        self.cron_jobs = {}
+        self.image = None
+        if config.databases:
+            self.image = images.labhub_image(
+                f"{name}-image", project_dir=args.project_dir, dockerfile=DOCKERFILE, repository="labhub-backup",
+                tag=images.source_digest(args.project_dir, DOCKERFILE) if not config.image else "",
+                prebuilt=config.image, registry=config.registry, opts=child,
+            )  # fmt: skip
+            # Where every dump lands, and what prune and verify read.
+            _apply(k8s.core.v1.PersistentVolumeClaim, f"{name}-pvc", backups_pvc(config), after_namespace)
+            # Client settings of the verify pods' scratch servers (no credentials: they trust loopback).
+            _apply(k8s.core.v1.ConfigMap, f"{name}-scratch-clients", scratch_config_map(config), after_namespace)
+            for db in config.databases:
+                self.cron_jobs[db.name] = self._cron_job(f"{name}-{db.name}", lambda image, db=db: dump_cronjob(config, db, image), after_namespace)
+                self.cron_jobs[f"{db.name}-verify"] = self._cron_job(
+                    f"{name}-{db.name}-verify", lambda image, db=db: verify_cronjob(config, db, image), after_namespace
+                )
+            self.cron_jobs["prune"] = self._cron_job(f"{name}-prune", lambda image: prune_cronjob(config, image), after_namespace)
+        if config.cleanup.enabled:
+            self.cron_jobs["cleanup"] = _apply(k8s.batch.v1.CronJob, f"{name}-cleanup", cleanup_cronjob(config), after_namespace)
+        self.register_outputs({"image": self.image, "cronJobs": sorted(self.cron_jobs)})
+
+    def _cron_job(self, resource_name: str, build: Any, opts: pulumi.ResourceOptions) -> k8s.batch.v1.CronJob:
+        assert self.image is not None
+        manifest = self.image.apply(build)
+        return k8s.batch.v1.CronJob(
+            resource_name,
+            metadata=manifest.apply(lambda m: m["metadata"]),
+            spec=manifest.apply(lambda m: m["spec"]),
+            opts=opts,
+        )
+
+
+def _apply(kind: Any, resource_name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> Any:
+    body = {key: value for key, value in manifest.items() if key not in ("apiVersion", "kind")}
+    return kind(resource_name, **body, opts=opts)

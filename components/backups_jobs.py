@@ -1,0 +1,245 @@
+"""Pure builders of the Backups component: CronJob, PVC and ConfigMap manifests as plain dicts.
+
+Each database gets a dump CronJob (daily by default) and a restore-verify
+CronJob (weekly) whose pod runs a scratch server of the lab's version as a
+native sidecar (an init container with restartPolicy Always, Kubernetes
+1.29+): verify restores there, never into the live server, and needs no
+admin credentials. One prune CronJob applies the retention to every
+database's folder. The cleanup CronJob runs the lab's file cleanup with its
+DataJoint connection from env and a Secret (DJ_HOST, DJ_USER, DJ_PASS), so
+it never depends on a config file in a home directory that cron does not
+have (Spyglass issue #1219).
+
+Every backup container: runs as uid 10001 (fsGroup 10001 makes the PVC and
+the Secret files readable: kubelet adds group read to the 0400 mode),
+read-only root filesystem, no capabilities, /tmp an emptyDir. Credentials
+are Secret volumes mounted read-only with mode 0400, never env or argv.
+All CronJobs: concurrencyPolicy Forbid, a startingDeadlineSeconds, an
+activeDeadlineSeconds, backoffLimit 0 (a half-done dump is not retried
+blindly: the next schedule runs a clean one) and bounded history.
+
+The command lines built here are the ones tests run against real servers
+(tests/components/test_backups_commands.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.labels import standard_labels
+from components.models.backups import K8S_NAME, BackupDatabase, BackupsConfig
+
+BACKUPS_MOUNT = "/backups"
+CREDENTIALS_MOUNT = "/etc/labhub/db"
+SCRATCH_MOUNT = "/etc/labhub/scratch"
+OFFSITE_MOUNT = "/etc/labhub/offsite"
+UID = 10001
+SECRET_FILE_MODE = 0o400
+SERVICE = "labhub"  # the libpq service section name in pg_service.conf
+SCRATCH_CLIENT_FILES = {
+    # The verify pod's scratch server: reached over the pod's loopback (TCP only comes up once the
+    # image's init is done), root/postgres without a password, as the images allow when asked below.
+    "my.cnf": "[client]\nuser=root\nhost=127.0.0.1\nport=3306\nprotocol=TCP\n",
+    "pg_service.conf": f"[{SERVICE}]\nhost=127.0.0.1\nport=5432\nuser=postgres\nsslmode=disable\n",
+}
+STARTING_DEADLINE_SECONDS = 3600
+HISTORY = {"successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3}
+
+
+def connection_args(db: BackupDatabase) -> list[str]:
+    """How the tool reaches a database: the credentials file from its Secret, host and port as flags."""
+    credentials = f"{CREDENTIALS_MOUNT}/{db.credentials_key}"
+    if db.kind == "mysql":
+        files = ["--defaults-file", credentials]
+    else:
+        files = ["--service", SERVICE, "--service-file", credentials]
+    return [*files, "--host", db.host, "--port", str(db.server_port)]
+
+
+def dump_command(config: BackupsConfig, db: BackupDatabase) -> list[str]:
+    command = ["labhub", "backup", db.kind, "dump", *connection_args(db), "--dest", f"{BACKUPS_MOUNT}/{db.name}", "--name", db.name]
+    if config.offsite is not None:
+        prefix = "/".join(part for part in (config.offsite.prefix.strip("/"), db.name) if part)
+        command += ["--s3-bucket", config.offsite.bucket, "--s3-prefix", prefix]
+        if config.offsite.endpoint_url:
+            command += ["--s3-endpoint-url", config.offsite.endpoint_url]
+    return command
+
+
+def verify_command(db: BackupDatabase) -> list[str]:
+    scratch = f"{SCRATCH_MOUNT}/{db.credentials_key}"
+    files = ["--defaults-file", scratch] if db.kind == "mysql" else ["--service", SERVICE, "--service-file", scratch]
+    return ["labhub", "backup", db.kind, "verify", *files, "--from-latest", f"{BACKUPS_MOUNT}/{db.name}", "--name", db.name]
+
+
+def prune_command(config: BackupsConfig) -> list[str]:
+    folders = [arg for db in config.databases for arg in ("--dest", f"{BACKUPS_MOUNT}/{db.name}")]
+    retention = config.retention
+    return ["labhub", "backup", "prune", *folders, "--keep-daily", str(retention.daily),
+            "--keep-weekly", str(retention.weekly), "--keep-monthly", str(retention.monthly)]  # fmt: skip
+
+
+def _security(read_only_root: bool = True) -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": read_only_root, "capabilities": {"drop": ["ALL"]}}
+
+
+def _pod_security() -> dict[str, Any]:
+    return {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "fsGroup": UID, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def _tool_container(name: str, image: str, command: list[str], mounts: list[dict[str, Any]], env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "command": command,
+        "env": [{"name": "HOME", "value": "/tmp"}, *(env or [])],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *mounts],
+        "securityContext": _security(),
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}},
+    }
+
+
+def _secret_volume(name: str, secret: str) -> dict[str, Any]:
+    return {"name": name, "secret": {"secretName": secret, "defaultMode": SECRET_FILE_MODE}}
+
+
+def _cronjob(config: BackupsConfig, name: str, component: str, schedule: str, pod: dict[str, Any], deadline: int) -> dict[str, Any]:
+    labels = standard_labels(name, component)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name, "namespace": config.namespace, "labels": labels},
+        "spec": {
+            "schedule": schedule,
+            "timeZone": config.time_zone,
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": STARTING_DEADLINE_SECONDS,
+            **HISTORY,
+            "jobTemplate": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "backoffLimit": 0,
+                    "activeDeadlineSeconds": deadline,
+                    "ttlSecondsAfterFinished": 7 * 86400,
+                    "template": {"metadata": {"labels": labels}, "spec": {"restartPolicy": "Never", **pod}},
+                },
+            },
+        },
+    }
+
+
+def dump_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[str, Any]:
+    mounts = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True}]
+    volumes = [
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}},
+        _secret_volume("credentials", db.credentials_secret),
+    ]
+    env = []
+    if config.offsite is not None:
+        mounts.append({"name": "offsite", "mountPath": OFFSITE_MOUNT, "readOnly": True})
+        volumes.append(_secret_volume("offsite", config.offsite.credentials_secret))
+        env = [{"name": "AWS_SHARED_CREDENTIALS_FILE", "value": f"{OFFSITE_MOUNT}/credentials"}, {"name": "AWS_CONFIG_FILE", "value": "/dev/null"}]
+    pod = {"securityContext": _pod_security(), "containers": [_tool_container("dump", image, dump_command(config, db), mounts, env)], "volumes": volumes}
+    return _cronjob(config, f"{K8S_NAME}-{db.name}", "backup", config.schedule, pod, config.deadline_seconds)
+
+
+def _scratch_server(db: BackupDatabase) -> dict[str, Any]:
+    if db.kind == "mysql":
+        env = [{"name": "MYSQL_ALLOW_EMPTY_PASSWORD", "value": "yes"}]
+        args, port, data = ["--bind-address=127.0.0.1", "--max-allowed-packet=512M", "--skip-log-bin"], 3306, "/var/lib/mysql"
+    else:
+        env = [{"name": "POSTGRES_HOST_AUTH_METHOD", "value": "trust"}]
+        args, port, data = ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"], 5432, "/var/lib/postgresql/data"
+    return {
+        "name": "scratch-server",
+        "image": db.scratch,
+        "restartPolicy": "Always",  # a native sidecar: up before the verify container, stopped after it
+        "args": args,
+        "env": env,
+        "startupProbe": {"tcpSocket": {"port": port}, "periodSeconds": 2, "failureThreshold": 150},
+        "volumeMounts": [{"name": "scratch-data", "mountPath": data}],
+        "securityContext": {"allowPrivilegeEscalation": False},
+        "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
+    }
+
+
+def verify_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[str, Any]:
+    mounts = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "scratch-clients", "mountPath": SCRATCH_MOUNT, "readOnly": True}]
+    volumes = [
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "scratch-data", "emptyDir": {}},
+        {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}},
+        {"name": "scratch-clients", "configMap": {"name": config.scratch_config_map_name, "defaultMode": 0o444}},
+    ]
+    pod = {
+        # The scratch server's image starts as root and drops to its own user, so this pod has no
+        # pod-wide runAsNonRoot; the verify container itself runs as 10001.
+        "securityContext": {"fsGroup": UID, "seccompProfile": {"type": "RuntimeDefault"}},
+        "initContainers": [_scratch_server(db)],
+        "containers": [{**_tool_container("verify", image, verify_command(db), mounts), "securityContext": {**_security(), "runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID}}],
+        "volumes": volumes,
+    }
+    return _cronjob(config, f"{K8S_NAME}-{db.name}-verify", "backup-verify", config.verify_schedule, pod, config.deadline_seconds)
+
+
+def prune_cronjob(config: BackupsConfig, image: str) -> dict[str, Any]:
+    pod = {
+        "securityContext": _pod_security(),
+        "containers": [_tool_container("prune", image, prune_command(config), [{"name": "backups", "mountPath": BACKUPS_MOUNT}])],
+        "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}}],
+    }
+    return _cronjob(config, f"{K8S_NAME}-prune", "backup-prune", config.prune_schedule, pod, 3600)
+
+
+def cleanup_cronjob(config: BackupsConfig) -> dict[str, Any]:
+    cleanup = config.cleanup
+    assert cleanup.image is not None and cleanup.credentials_secret is not None
+    secret = cleanup.credentials_secret
+    env = [
+        # DataJoint reads these before any config file: no dj_local_conf.json, no prompt (Spyglass #1219).
+        {"name": "DJ_HOST", "value": cleanup.database_host},
+        {"name": "DJ_USER", "valueFrom": {"secretKeyRef": {"name": secret, "key": "username"}}},
+        {"name": "DJ_PASS", "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}}},
+        {"name": "SPYGLASS_BASE_DIR", "value": cleanup.base_dir},
+        {"name": "HOME", "value": "/tmp"},
+    ]
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
+    if cleanup.data_claim:
+        mounts.append({"name": "data", "mountPath": cleanup.base_dir})
+        volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": cleanup.data_claim}})
+    container = {
+        "name": "cleanup", "image": cleanup.image, "command": list(cleanup.command), "env": env, "volumeMounts": mounts,
+        "securityContext": _security(read_only_root=False),
+        "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
+    }  # fmt: skip
+    pod = {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 100, "fsGroup": 100}, "containers": [container], "volumes": volumes}
+    return _cronjob(config, f"{K8S_NAME}-cleanup", "cleanup", cleanup.schedule, pod, config.deadline_seconds)
+
+
+def backups_pvc(config: BackupsConfig) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": config.storage_size}}}
+    if config.storage_class:
+        spec["storageClassName"] = config.storage_class
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": config.pvc_name, "namespace": config.namespace, "labels": standard_labels(K8S_NAME, "backup-storage")}, "spec": spec}  # fmt: skip
+
+
+def scratch_config_map(config: BackupsConfig) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": config.scratch_config_map_name, "namespace": config.namespace, "labels": standard_labels(K8S_NAME, "backup-verify")},
+            "data": dict(SCRATCH_CLIENT_FILES)}  # fmt: skip
+
+
+def manifests(config: BackupsConfig, image: str) -> list[dict[str, Any]]:
+    """Every object of the component, in apply order (PVC and ConfigMap before the CronJobs using them)."""
+    objects: list[dict[str, Any]] = []
+    if config.databases:
+        objects += [backups_pvc(config), scratch_config_map(config)]
+        for db in config.databases:
+            objects += [dump_cronjob(config, db, image), verify_cronjob(config, db, image)]
+        objects.append(prune_cronjob(config, image))
+    if config.cleanup.enabled:
+        objects.append(cleanup_cronjob(config))
+    return objects

@@ -1,0 +1,147 @@
+"""`labhub:backups`: database backups as CronJobs, and the lab's file cleanup; args of Backups.
+
+Every database to back up is listed explicitly (kind, host, port, and the
+Secret holding its client credentials file). Defaults from the components
+that run the lab MySQL and the XNAT Postgres are a follow-up: those
+components are not in this version (see docs/backups.md).
+
+The credentials Secret of a database holds one key: `my.cnf` (MySQL: a
+`[client]` section with `user` and `password`) or `pg_service.conf`
+(PostgreSQL: a `[labhub]` section with `user` and `password`). Host and port
+come from here and are passed as flags, so the Secret holds only what is secret.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from components.fields import DnsLabel, PinnedImage
+from components.models.section import Section
+
+K8S_NAME = "labhub-backups"  # PVC, ConfigMap, and the prefix of every CronJob
+CREDENTIALS_KEYS = {"mysql": "my.cnf", "postgres": "pg_service.conf"}
+DEFAULT_PORTS = {"mysql": 3306, "postgres": 5432}
+# The scratch server a verify job restores into: same major version as the lab's servers.
+DEFAULT_SCRATCH_IMAGES = {"mysql": "mysql:8.0.40", "postgres": "postgres:16.4"}
+_CRON = re.compile(r"^(\S+\s+){4}\S+$")
+
+
+def _cron(value: str, key: str) -> str:
+    if not _CRON.match(value.strip()):
+        raise ValueError(f"{key} {value!r} must be a five-field cron schedule, e.g. '30 2 * * *'")
+    return value
+
+
+class BackupDatabase(Section):
+    """One database server to back up."""
+
+    name: DnsLabel = Field(description="Short name: the backups' folder and name, and part of the CronJob names (at most 30 characters).")
+    kind: Literal["mysql", "postgres"] = Field(description="mysql (MySQL 8 / MariaDB) or postgres.")
+    host: str = Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$", description="Server host name as the backup pod reaches it, e.g. lab-mysql.spyglass.svc.")
+    port: int | None = Field(None, ge=1, le=65535, description="Server port (default 3306 for mysql, 5432 for postgres).")
+    credentials_secret: DnsLabel = Field(description="Secret in the backups namespace with key my.cnf (mysql) or pg_service.conf (postgres, section [labhub]).")
+    scratch_image: PinnedImage | None = Field(None, description="Server image the weekly verify restores into (default mysql:8.0.40 / postgres:16.4): use the lab server's version.")
+
+    @model_validator(mode="after")
+    def _short_name(self) -> BackupDatabase:
+        if len(self.name) > 30:
+            raise ValueError(f"name {self.name!r} is longer than 30 characters (CronJob names are at most 52)")
+        return self
+
+    @property
+    def server_port(self) -> int:
+        return self.port or DEFAULT_PORTS[self.kind]
+
+    @property
+    def credentials_key(self) -> str:
+        return CREDENTIALS_KEYS[self.kind]
+
+    @property
+    def scratch(self) -> str:
+        return self.scratch_image or DEFAULT_SCRATCH_IMAGES[self.kind]
+
+
+class Retention(Section):
+    daily: int = Field(7, ge=0, le=366, description="Keep the newest backup of each of the last N days.")
+    weekly: int = Field(4, ge=0, le=104, description="... of each of the last M ISO weeks.")
+    monthly: int = Field(6, ge=0, le=120, description="... of each of the last K months.")
+
+
+class Offsite(Section):
+    bucket: str = Field(min_length=3, max_length=63, description="S3 bucket each finished backup is copied to, then checked.")
+    prefix: str = Field("", description="Key prefix in the bucket.")
+    endpoint_url: str | None = Field(None, pattern=r"^https?://", description="S3-compatible endpoint (MinIO, Ceph...); default AWS.")
+    credentials_secret: DnsLabel = Field(description="Secret with key `credentials`: an AWS shared credentials file ([default] aws_access_key_id/aws_secret_access_key).")
+
+
+class Cleanup(Section):
+    """The lab's weekly orphaned-file cleanup (Spyglass maintenance_scripts/cleanup.py), as a CronJob."""
+
+    enabled: bool = Field(False, description="Run the cleanup CronJob.")
+    schedule: str = Field("0 4 * * 1", description="Cron schedule (default Monday 04:00, as the Frank lab runs it).")
+    image: PinnedImage | None = Field(None, description="Image with Spyglass installed (e.g. the hub's singleuser image); required when enabled.")
+    command: list[str] = Field(
+        default_factory=lambda: [
+            "python", "-c",
+            "from spyglass.common import AnalysisNwbfile, Nwbfile; Nwbfile().cleanup(delete_files=True); AnalysisNwbfile().cleanup()",
+        ],  # fmt: skip
+        min_length=1,
+        description="Command to run; the default is the core of Spyglass's cleanup.py (adjust to your Spyglass version).",
+    )
+    database_host: str = Field("", description="DataJoint database host:port (DJ_HOST), e.g. lab-mysql.spyglass.svc:3306; required when enabled.")
+    credentials_secret: DnsLabel | None = Field(None, description="Secret with keys `username` and `password` (DJ_USER, DJ_PASS); required when enabled.")
+    data_claim: DnsLabel | None = Field(None, description="PVC with the Spyglass data (SPYGLASS_BASE_DIR), mounted read-write at baseDir.")
+    base_dir: str = Field("/data/spyglass", pattern=r"^/", description="Where the data claim is mounted; SPYGLASS_BASE_DIR.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Cleanup:
+        _cron(self.schedule, "cleanup.schedule")
+        if self.enabled:
+            missing = [key for key, value in (("image", self.image), ("databaseHost", self.database_host), ("credentialsSecret", self.credentials_secret)) if not value]
+            if missing:
+                raise ValueError(f"cleanup is enabled but {', '.join('cleanup.' + m for m in missing)} is not set")
+        return self
+
+
+class BackupsConfig(Section):
+    enabled: bool = Field(False, description="Deploy the backup CronJobs (and the cleanup CronJob when cleanup.enabled).")
+    namespace: DnsLabel = Field("labhub-backups", description="Namespace of the CronJobs and the backups PVC; the credentials Secrets must be there.")
+    create_namespace: bool = Field(False, description="Create the namespace (leave false when another component or the operator owns it).")
+    image: PinnedImage | None = Field(None, description="A prebuilt backup image; when unset it is built from docker/backup/Dockerfile.")
+    registry: str | None = Field(None, description="Registry to push the built image to (required when image is unset).")
+    schedule: str = Field("30 2 * * *", description="Cron schedule of the dumps.")
+    verify_schedule: str = Field("30 5 * * 0", description="Cron schedule of the restore-verify jobs (weekly).")
+    prune_schedule: str = Field("0 7 * * *", description="Cron schedule of the retention job.")
+    time_zone: str = Field("Etc/UTC", description="Time zone of the schedules (CronJob timeZone).")
+    retention: Retention = Field(default_factory=Retention, description="What prune keeps; it never deletes the newest verified backup.")
+    storage_size: str = Field("200Gi", pattern=r"^[0-9]+(Mi|Gi|Ti)$", description="Size of the backups PVC.")
+    storage_class: str | None = Field(None, description="StorageClass of the backups PVC (default: the cluster's).")
+    deadline_seconds: int = Field(6 * 3600, ge=60, description="activeDeadlineSeconds of a dump or verify run.")
+    offsite: Offsite | None = Field(None, description="Copy each finished backup to S3-compatible storage, checked after upload.")
+    databases: list[BackupDatabase] = Field(default_factory=list, description="The databases to back up.")
+    cleanup: Cleanup = Field(default_factory=Cleanup, description="The lab's weekly file cleanup.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BackupsConfig:
+        for key in ("schedule", "verify_schedule", "prune_schedule"):
+            _cron(getattr(self, key), self.field_key(key))
+        names = [db.name for db in self.databases]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"databases: name {duplicates[0]!r} is used twice")
+        if self.enabled and not self.databases and not self.cleanup.enabled:
+            raise ValueError("enabled but there is nothing to do: list databases or enable cleanup")
+        if self.enabled and self.databases and self.image is None and self.registry is None:
+            raise ValueError("needs either image (prebuilt) or registry (to push the built image)")
+        return self
+
+    @property
+    def pvc_name(self) -> str:
+        return f"{K8S_NAME}-data"
+
+    @property
+    def scratch_config_map_name(self) -> str:
+        return f"{K8S_NAME}-scratch-clients"

@@ -34,6 +34,7 @@ render: setup
 bench: test-deps
 	$(BIN)/python bench/render/run.py
 	$(BIN)/python bench/templates/run.py
+	$(BIN)/python bench/backup/run.py
 
 clean:
 	rm -rf $(VENV) .hub-venv tests/hub_env/node_modules out

@@ -133,12 +133,12 @@ def dump_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[
     volumes = [
         {"name": "tmp", "emptyDir": {}},
         {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}},
-        _secret_volume("credentials", db.credentials_secret),
+        _secret_volume("credentials", db.credentials_from),
     ]
     env = []
     if config.offsite is not None:
         mounts.append({"name": "offsite", "mountPath": OFFSITE_MOUNT, "readOnly": True})
-        volumes.append(_secret_volume("offsite", config.offsite.credentials_secret))
+        volumes.append(_secret_volume("offsite", config.offsite.credentials_from))
         env = [{"name": "AWS_SHARED_CREDENTIALS_FILE", "value": f"{OFFSITE_MOUNT}/credentials"}, {"name": "AWS_CONFIG_FILE", "value": "/dev/null"}]
     pod = {"securityContext": _pod_security(), "containers": [_tool_container("dump", image, dump_command(config, db), mounts, env)], "volumes": volumes}
     return _cronjob(config, f"{K8S_NAME}-{db.name}", "backup", config.schedule, pod, config.deadline_seconds)
@@ -194,8 +194,8 @@ def prune_cronjob(config: BackupsConfig, image: str) -> dict[str, Any]:
 
 def cleanup_cronjob(config: BackupsConfig) -> dict[str, Any]:
     cleanup = config.cleanup
-    assert cleanup.image is not None and cleanup.credentials_secret is not None
-    secret = cleanup.credentials_secret
+    assert cleanup.image is not None and cleanup.credentials_from is not None
+    secret = cleanup.credentials_from
     env = [
         # DataJoint reads these before any config file: no dj_local_conf.json, no prompt (Spyglass #1219).
         {"name": "DJ_HOST", "value": cleanup.database_host},

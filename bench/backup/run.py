@@ -5,7 +5,10 @@ Both read the same ~1 GiB database on a private MariaDB server started here
 in one run, alternating (ours, bare, ours, bare, ...) so drifts in machine
 load hit both alike. Reported: each round's wall time, the medians, and the
 ratio of medians (target: at most 1.15; the lab's recipe, a dump per schema
-plus `--all-databases`, reads everything twice: about 2x).
+plus `--all-databases`, reads everything twice: about 2x). A third timing,
+mysqldump with exactly our flags (--hex-blob, --routines, ..., our schema
+list) to /dev/null, isolates what our pipeline (split, count, hash, compress,
+write) adds on top of the dump itself.
 
 The data set is DataJoint-like, generated once on the server (MariaDB's
 SEQUENCE engine) and kept in --data-dir for later runs:
@@ -105,6 +108,19 @@ def time_bare(cnf: Path) -> float:
         return time.monotonic() - start
 
 
+def time_bare_same_flags(cnf: Path) -> float:
+    """mysqldump with exactly the flags our dump passes (labhub.backup.mysql_client), to /dev/null: our pipeline's own cost."""
+    sys.path.insert(0, str(ROOT))
+    from labhub.backup.mysql_client import ClientTools
+    from labhub.backup.mysql_dump import user_schemas
+
+    tools = ClientTools.find(cnf)
+    with open(os.devnull, "wb") as null:
+        start = time.monotonic()
+        subprocess.run(tools.dump_args(user_schemas(tools)), stdout=null, check=True)
+        return time.monotonic() - start
+
+
 def time_ours(cnf: Path, dest: Path) -> tuple[float, int]:
     start = time.monotonic()
     out = subprocess.run([sys.executable, "-m", "labhub.cli", "backup", "mysql", "dump", "--defaults-file", str(cnf), "--dest", str(dest)],
@@ -133,17 +149,20 @@ def main() -> int:
             return 0
         dest = Path(tempfile.mkdtemp(prefix="labhub-bench-dest-", dir=args.data_dir))
         time_bare(cnf)  # warm the buffer pool: both then read from memory
-        ours, bare, backup_bytes = [], [], 0
+        ours, bare, same, backup_bytes = [], [], [], 0
         for round_ in range(args.rounds):
             elapsed, backup_bytes = time_ours(cnf, dest)
             ours.append(elapsed)
             bare.append(time_bare(cnf))
-            print(f"round {round_ + 1}: labhub {ours[-1]:.2f} s, bare mysqldump {bare[-1]:.2f} s", file=sys.stderr)
+            same.append(time_bare_same_flags(cnf))
+            print(f"round {round_ + 1}: labhub {ours[-1]:.2f} s, bare mysqldump {bare[-1]:.2f} s, same flags {same[-1]:.2f} s", file=sys.stderr)
         results = {
             "database_bytes": size, "backup_bytes": backup_bytes, "rounds": args.rounds, "cpus": os.cpu_count(),
             "loadavg_after": os.getloadavg(), "labhub_s": ours, "bare_s": bare,
             "labhub_median_s": statistics.median(ours), "bare_median_s": statistics.median(bare),
             "ratio": statistics.median(ours) / statistics.median(bare),
+            "same_flags_s": same, "same_flags_median_s": statistics.median(same),
+            "ratio_to_same_flags": statistics.median(ours) / statistics.median(same),
         }  # fmt: skip
         print(json.dumps(results, indent=2))
         if args.json:

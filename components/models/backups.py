@@ -42,7 +42,7 @@ class BackupDatabase(Section):
     kind: Literal["mysql", "postgres"] = Field(description="mysql (MySQL 8 / MariaDB) or postgres.")
     host: str = Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$", description="Server host name as the backup pod reaches it, e.g. lab-mysql.spyglass.svc.")
     port: int | None = Field(None, ge=1, le=65535, description="Server port (default 3306 for mysql, 5432 for postgres).")
-    credentials_secret: DnsLabel = Field(description="Secret in the backups namespace with key my.cnf (mysql) or pg_service.conf (postgres, section [labhub]).")
+    credentials_from: DnsLabel = Field(description="Name of the Secret in the backups namespace with key my.cnf (mysql) or pg_service.conf (postgres, section [labhub]).")
     scratch_image: PinnedImage | None = Field(None, description="Server image the weekly verify restores into (default mysql:8.0.40 / postgres:16.4): use the lab server's version.")
 
     @model_validator(mode="after")
@@ -74,7 +74,7 @@ class Offsite(Section):
     bucket: str = Field(min_length=3, max_length=63, description="S3 bucket each finished backup is copied to, then checked.")
     prefix: str = Field("", description="Key prefix in the bucket.")
     endpoint_url: str | None = Field(None, pattern=r"^https?://", description="S3-compatible endpoint (MinIO, Ceph...); default AWS.")
-    credentials_secret: DnsLabel = Field(description="Secret with key `credentials`: an AWS shared credentials file ([default] aws_access_key_id/aws_secret_access_key).")
+    credentials_from: DnsLabel = Field(description="Name of the Secret with key `credentials`: an AWS shared credentials file ([default] aws_access_key_id/aws_secret_access_key).")
 
 
 class Cleanup(Section):
@@ -92,7 +92,7 @@ class Cleanup(Section):
         description="Command to run; the default is the core of Spyglass's cleanup.py (adjust to your Spyglass version).",
     )
     database_host: str = Field("", description="DataJoint database host:port (DJ_HOST), e.g. lab-mysql.spyglass.svc:3306; required when enabled.")
-    credentials_secret: DnsLabel | None = Field(None, description="Secret with keys `username` and `password` (DJ_USER, DJ_PASS); required when enabled.")
+    credentials_from: DnsLabel | None = Field(None, description="Name of the Secret with keys `username` and `password` (DJ_USER, DJ_PASS); required when enabled.")
     data_claim: DnsLabel | None = Field(None, description="PVC with the Spyglass data (SPYGLASS_BASE_DIR), mounted read-write at baseDir.")
     base_dir: str = Field("/data/spyglass", pattern=r"^/", description="Where the data claim is mounted; SPYGLASS_BASE_DIR.")
 
@@ -100,7 +100,7 @@ class Cleanup(Section):
     def _complete(self) -> Cleanup:
         _cron(self.schedule, "cleanup.schedule")
         if self.enabled:
-            missing = [key for key, value in (("image", self.image), ("databaseHost", self.database_host), ("credentialsSecret", self.credentials_secret)) if not value]
+            missing = [key for key, value in (("image", self.image), ("databaseHost", self.database_host), ("credentialsFrom", self.credentials_from)) if not value]
             if missing:
                 raise ValueError(f"cleanup is enabled but {', '.join('cleanup.' + m for m in missing)} is not set")
         return self

@@ -61,7 +61,7 @@ def parse_backup_dir(path: Path) -> BackupDir | None:
     match = _BACKUP_DIR.match(path.name)
     if not match or not (path / MANIFEST).is_file():
         return None
-    taken_at = dt.datetime.strptime(match["stamp"], TIMESTAMP_FORMAT).replace(tzinfo=dt.timezone.utc)
+    taken_at = dt.datetime.strptime(match["stamp"], TIMESTAMP_FORMAT).replace(tzinfo=dt.UTC)
     return BackupDir(path, match["name"], taken_at, (path / VERIFIED).is_file())
 
 
@@ -82,7 +82,7 @@ def latest_backup(dest: Path, name: str) -> Path:
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 class Interrupted(Exception):
@@ -170,6 +170,17 @@ def read_manifest(backup: Path) -> dict[str, Any]:
         raise UserError(f"{path}: unreadable manifest: {error}") from error
     if not isinstance(manifest, dict) or "kind" not in manifest or "files" not in manifest:
         raise UserError(f"{path}: not a labhub backup manifest")
+    return manifest
+
+
+def load_backup(backup: Path, kind: str) -> dict[str, Any]:
+    """The manifest of a sound backup of `kind`; a UserError when it is not one or its files do not match."""
+    manifest = read_manifest(backup)
+    if manifest["kind"] != kind:
+        raise UserError(f"{backup} is a {manifest['kind']} backup, not {kind}")
+    problems = check_files(backup, manifest)
+    if problems:
+        raise UserError(f"{backup} is damaged: {'; '.join(problems)}")
     return manifest
 
 

@@ -53,7 +53,7 @@ class ClientTools:
     address: tuple[str, ...] = ()  # --host/--port given on our command line (not secret), passed on
 
     @classmethod
-    def find(cls, defaults_file: Path, host: str | None = None, port: int | None = None) -> "ClientTools":
+    def find(cls, defaults_file: Path, host: str | None = None, port: int | None = None) -> ClientTools:
         check_option_file(defaults_file)
         for client_name, dump_name in (("mysql", "mysqldump"), ("mariadb", "mariadb-dump")):
             client, dump = shutil.which(client_name), shutil.which(dump_name)

@@ -54,7 +54,7 @@ class SchemaFiles:
         out.write(header)
         self._current = out
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         assert self._current is not None
         self._current.write(data)
 

@@ -21,21 +21,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from labhub.backup.layout import check_files, read_manifest
+from labhub.backup.layout import load_backup
 from labhub.backup.mysql_client import ClientError, ClientTools, last_line, quote_identifier, quote_string
 from labhub.backup.parts import read_chunks
 from labhub.errors import UserError
-
-
-def load_backup(backup: Path, kind: str) -> dict[str, Any]:
-    """The manifest of a sound backup of `kind`; a UserError when it is not one or its files do not match."""
-    manifest = read_manifest(backup)
-    if manifest["kind"] != kind:
-        raise UserError(f"{backup} is a {manifest['kind']} backup, not {kind}")
-    problems = check_files(backup, manifest)
-    if problems:
-        raise UserError(f"{backup} is damaged: {'; '.join(problems)}")
-    return manifest
 
 
 def schema_entries(manifest: dict[str, Any], wanted: list[str] | None) -> list[dict[str, Any]]:

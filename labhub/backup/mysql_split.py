@@ -55,7 +55,7 @@ def _name(raw: bytes) -> str:
 class TableStats:
     rows: int = 0
     chunks: int = 0
-    digest: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    digest: hashlib._Hash = field(default_factory=hashlib.sha256)
 
     def add(self, tuples: bytes | memoryview) -> None:
         if self.chunks:
@@ -112,7 +112,7 @@ class PartSink(Protocol):
     """Where the parts go: one open part at a time; the footer is appended to every part at the end."""
 
     def open_part(self, schema: str, part: int, header: bytes) -> None: ...
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | memoryview) -> None: ...
     def close_part(self) -> None: ...
     def finish(self, footer: bytes) -> None: ...
 
@@ -131,7 +131,7 @@ class DumpSplitter:
         self.stats: dict[str, SchemaStats] = {name: SchemaStats() for name in schemas}
         self._buf = bytearray()
         self._insert_from: int | None = None  # buffer offset of an INSERT statement in progress
-        self._header: list[bytes] | None = []  # None once the first schema starts
+        self._header: list[bytes | memoryview] | None = []  # None once the first schema starts
         self._header_bytes = b""
         self._footer: list[bytes] | None = None  # set once the footer starts
         self._schema: str | None = None

@@ -23,9 +23,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from labhub.backup.layout import VERIFIED, utc_now, write_json_atomic
+from labhub.backup.layout import VERIFIED, load_backup, utc_now, write_json_atomic
 from labhub.backup.mysql_client import ClientError, ClientTools, last_line, quote_identifier
-from labhub.backup.mysql_restore import apply_sql_file, load_backup, non_empty, schema_entries
+from labhub.backup.mysql_restore import apply_sql_file, non_empty, schema_entries
 from labhub.backup.mysql_split import DumpSplitter
 from labhub.backup.parts import CHUNK
 from labhub.errors import UserError
@@ -37,7 +37,7 @@ class _Discard:
     """A PartSink that keeps nothing: verify needs the stats of a dump, not its files."""
 
     def open_part(self, schema: str, part: int, header: bytes) -> None: ...
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | memoryview) -> None: ...
     def close_part(self) -> None: ...
     def finish(self, footer: bytes) -> None: ...
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import zstandard
 
@@ -30,11 +30,11 @@ class HashingFile:
         self.size = 0
         self._handle: BinaryIO | None = None
 
-    def open(self) -> "HashingFile":
-        self._handle = open(self.path, "ab")
+    def open(self) -> HashingFile:
+        self._handle = open(self.path, "ab")  # noqa: SIM115 - kept open across frames; close() closes it
         return self
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         assert self._handle is not None
         self._handle.write(data)
         self.digest.update(data)
@@ -64,9 +64,9 @@ class CompressedFile:
 
     def start_frame(self) -> None:
         self.file.open()
-        self._writer = self._compressor.stream_writer(self.file, closefd=False, write_size=CHUNK)
+        self._writer = self._compressor.stream_writer(cast(BinaryIO, self.file), closefd=False, write_size=CHUNK)  # a file by its methods
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         assert self._writer is not None
         self._writer.write(data)
 
@@ -76,7 +76,7 @@ class CompressedFile:
         self._writer = None
         self.file.close()
 
-    def write_all(self, data: bytes) -> "CompressedFile":
+    def write_all(self, data: bytes) -> CompressedFile:
         self.start_frame()
         self.write(data)
         self.end_frame()

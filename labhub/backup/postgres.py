@@ -28,8 +28,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from labhub.backup.layout import MANIFEST, VERIFIED, building, safe_file_stem, sha256_file, utc_now, write_json_atomic
-from labhub.backup.mysql_restore import load_backup
+from labhub.backup.layout import MANIFEST, VERIFIED, building, load_backup, safe_file_stem, sha256_file, utc_now, write_json_atomic
 from labhub.backup.parts import CompressedFile, read_chunks
 from labhub.backup.postgres_client import PgConnection, database_stats, non_empty
 from labhub.errors import UserError

@@ -58,7 +58,7 @@ class PgConnection:
     @classmethod
     def from_args(
         cls, service: str | None, service_file: Path | None, maintenance_db: str, host: str | None = None, port: int | None = None
-    ) -> "PgConnection":
+    ) -> PgConnection:
         env = dict(os.environ)
         if service_file is not None:
             if not service_file.is_file() or not os.access(service_file, os.R_OK):

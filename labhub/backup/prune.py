@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _prune(dest: Path, policy: Policy, dry_run: bool) -> None:
+    if not dest.exists() and dest.parent.is_dir():
+        print(f"{dest}: no backups yet")  # a database whose first dump has not run
+        return
     backups = list_backups(dest)
     verb = "would delete" if dry_run else "deleted"
     for name in sorted({b.name for b in backups}):
@@ -91,7 +94,7 @@ def _prune(dest: Path, policy: Policy, dry_run: bool) -> None:
         print(f"{name}: kept {len(kept)}, {verb} {len(deleted)}")
     cutoff = utc_now() - PARTIAL_MAX_AGE
     for child in sorted(dest.iterdir()):
-        if child.name.startswith(PARTIAL_PREFIX) and dt.datetime.fromtimestamp(child.stat().st_mtime, dt.timezone.utc) < cutoff:
+        if child.name.startswith(PARTIAL_PREFIX) and dt.datetime.fromtimestamp(child.stat().st_mtime, dt.UTC) < cutoff:
             if not dry_run:
                 shutil.rmtree(child)
             print(f"{verb} unfinished {child}")

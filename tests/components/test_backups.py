@@ -33,12 +33,12 @@ SECTION = {
     "enabled": True,
     "registry": "registry.example/lab",
     "namespace": "spyglass",
-    "offsite": {"bucket": "lab-backups", "prefix": "prod", "credentialsSecret": "offsite-s3"},
+    "offsite": {"bucket": "lab-backups", "prefix": "prod", "credentialsFrom": "offsite-s3"},
     "databases": [
-        {"name": "lab-mysql", "kind": "mysql", "host": "lab-mysql.spyglass.svc", "credentialsSecret": "lab-mysql-backup"},
-        {"name": "xnat-db", "kind": "postgres", "host": "xnat-postgres.xnat.svc", "port": 5433, "credentialsSecret": "xnat-db-backup"},
+        {"name": "lab-mysql", "kind": "mysql", "host": "lab-mysql.spyglass.svc", "credentialsFrom": "lab-mysql-backup"},
+        {"name": "xnat-db", "kind": "postgres", "host": "xnat-postgres.xnat.svc", "port": 5433, "credentialsFrom": "xnat-db-backup"},
     ],
-    "cleanup": {"enabled": True, "image": "spyglass:1.0", "databaseHost": "lab-mysql.spyglass.svc:3306", "credentialsSecret": "dj-cleanup"},
+    "cleanup": {"enabled": True, "image": "spyglass:1.0", "databaseHost": "lab-mysql.spyglass.svc:3306", "credentialsFrom": "dj-cleanup"},
 }
 
 

@@ -21,12 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import signal
-import time
 from pathlib import Path
 
-import psycopg
 import pytest
 from backup_testlib import finished_or_partial, labhub, start_labhub, wait_for_child, watch_cmdlines
 from psycopg import sql

@@ -15,7 +15,7 @@ import pytest
 
 from components.config import ConfigError, parse_stack_config
 
-DB = {"name": "lab-mysql", "kind": "mysql", "host": "lab-mysql.spyglass.svc", "credentialsSecret": "lab-mysql-backup"}
+DB = {"name": "lab-mysql", "kind": "mysql", "host": "lab-mysql.spyglass.svc", "credentialsFrom": "lab-mysql-backup"}
 
 
 def _error(section: dict[str, Any]) -> str:
@@ -33,7 +33,7 @@ def _error(section: dict[str, Any]) -> str:
         pytest.param({"databases": [DB, DB]}, "labhub:backups: databases: name 'lab-mysql' is used twice", id="duplicate-database"),
         pytest.param({"databases": [{**DB, "kind": "oracle"}]}, "labhub:backups.databases.0.kind: 'oracle' is not allowed: Input should be 'mysql' or 'postgres'", id="unknown-kind"),
         pytest.param({"databases": [{**DB, "name": "a" * 31}]}, "labhub:backups.databases.0: name '" + "a" * 31 + "' is longer than 30 characters (CronJob names are at most 52)", id="name-too-long"),
-        pytest.param({"cleanup": {"enabled": True, "image": "spyglass:1.0"}}, "labhub:backups.cleanup: cleanup is enabled but cleanup.databaseHost, cleanup.credentialsSecret is not set", id="cleanup-without-connection"),
+        pytest.param({"cleanup": {"enabled": True, "image": "spyglass:1.0"}}, "labhub:backups.cleanup: cleanup is enabled but cleanup.databaseHost, cleanup.credentialsFrom is not set", id="cleanup-without-connection"),
         pytest.param({"databases": [{**DB, "scratchImage": "mysql"}]}, "labhub:backups.databases.0.scratchImage: 'mysql' is not allowed: must pin a tag or digest", id="unpinned-scratch-image"),
     ],
 )

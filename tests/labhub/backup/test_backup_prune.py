@@ -24,7 +24,7 @@ from labhub.backup.layout import BackupDir, list_backups
 from labhub.backup.prune import Policy, plan
 from labhub.cli import main
 
-START = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
 def backup_at(minutes: int, verified: bool) -> BackupDir:

@@ -1,0 +1,187 @@
+"""The exact command each backup CronJob runs, taken from the rendered manifest, run against real servers.
+
+Invariant: what Kubernetes would execute works. For each CronJob the test
+takes the container's `command` and literal `env` from the manifest the
+Backups component renders (under mocks, with the databases' host and port
+pointing at throwaway servers), lays out every volume as the kubelet does:
+
+* Secret and ConfigMap volumes: `<mount>/..<timestamp>/<key>` files with the
+  volume's defaultMode (0400 for credentials), a `..data` symlink to that
+  folder, and `<key> -> ..data/<key>` symlinks;
+* the backups PVC and emptyDirs: plain folders (one PVC folder shared by all jobs);
+
+and runs the command with each mount path replaced by its folder, and
+`labhub` by `python -m labhub.cli` (the image's entry point script). The one
+other substitution: the verify pod's scratch server listens on the pod's
+loopback at the image's default port (3306, 5432); here the scratch server is
+a throwaway server on a free port, so `port=` in the rendered scratch client
+file is set to it.
+
+Order, as the schedules run them: dump, verify (restore into the scratch
+server, compare with the manifest), prune. The cleanup CronJob needs Spyglass
+and is checked under mocks only (tests/components/test_backups.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from backup_testlib import REPO
+
+from components.backups import Backups, BackupsArgs
+from components.config import parse_stack_config
+from labhub.backup.mysql_accounts import BACKUP_PRIVILEGES
+from labhub.engine import PROJECT_DIR
+
+pytestmark = pytest.mark.integration
+
+KUBELET_STAMP = "..2026_12_03_02_30_00.123456789"
+
+
+def lay_out_kubelet_volume(root: Path, files: dict[str, str], mode: int) -> None:
+    """A Secret/ConfigMap volume exactly as the kubelet's atomic writer leaves it."""
+    stamped = root / KUBELET_STAMP
+    stamped.mkdir(parents=True)
+    for key, content in files.items():
+        (stamped / key).write_text(content)
+        (stamped / key).chmod(mode)
+    (root / "..data").symlink_to(KUBELET_STAMP)
+    for key in files:
+        (root / key).symlink_to(f"..data/{key}")
+
+
+def integers(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: integers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [integers(v) for v in value]
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def run_cron_job(job: dict[str, Any], contents: dict[str, dict[str, str]], shared: dict[str, Path], tmp: Path) -> subprocess.CompletedProcess[str]:
+    """Run the job's main container command as the pod would: volumes laid out, mount paths mapped."""
+    spec = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    mapping: dict[str, str] = {}
+    for mount in container["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        if "persistentVolumeClaim" in volume:
+            folder = shared[volume["persistentVolumeClaim"]["claimName"]]
+        else:
+            folder = tmp / f"volume-{mount['name']}"
+            if "secret" in volume:
+                lay_out_kubelet_volume(folder, contents[volume["secret"]["secretName"]], volume["secret"]["defaultMode"])
+            elif "configMap" in volume:
+                lay_out_kubelet_volume(folder, contents[volume["configMap"]["name"]], volume["configMap"]["defaultMode"])
+            else:
+                folder.mkdir(parents=True)
+        mapping[mount["mountPath"]] = str(folder)
+
+    def mapped(text: str) -> str:
+        for mount_path, folder in mapping.items():
+            if text == mount_path or text.startswith(mount_path + "/"):
+                return folder + text[len(mount_path) :]
+        return text
+
+    command = [mapped(arg) for arg in container["command"]]
+    assert command[0] == "labhub"
+    env = {**os.environ, **{e["name"]: mapped(e["value"]) for e in container.get("env", []) if "value" in e}}
+    return subprocess.run([sys.executable, "-m", "labhub.cli", *command[1:]], capture_output=True, text=True, env=env, cwd=REPO, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def servers(mariadb_factory, postgres_factory, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """A lab MySQL (with data and a least-privilege backup account), an XNAT-like Postgres, and one scratch server of each."""
+    out: dict[str, Any] = {}
+    for role in ("mysql", "mysql-scratch"):
+        datadir = mariadb_factory.new_datadir(f"cron-{role}")
+        sock, port = datadir.parent / "mysqld.sock", mariadb_factory.free_port()
+        args = ["--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={port}", "--bind-address=127.0.0.1", "--skip-name-resolve"]
+        out[role] = mariadb_factory.start(datadir, args, socket_path=sock, port=port)
+    password = secrets.token_urlsafe(24)
+    with out["mysql"].root() as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE common_session")
+        cur.execute("CREATE TABLE common_session.session (id INT PRIMARY KEY, data BLOB, note TEXT)")
+        cur.executemany("INSERT INTO common_session.session VALUES (%s, %s, %s)", [(i, os.urandom(100), f"ü {i} ),(") for i in range(500)])
+        cur.execute("CREATE VIEW common_session.v AS SELECT id FROM common_session.session")
+        cur.execute("CREATE USER 'labhub_backup'@'127.0.0.1' IDENTIFIED BY %s", (password,))
+        cur.execute(f"GRANT {BACKUP_PRIVILEGES} ON *.* TO 'labhub_backup'@'127.0.0.1'")
+    out["mysql-password"] = password
+    out["postgres"] = postgres_factory.start("cron-postgres")
+    with out["postgres"].connect() as conn:
+        conn.execute("CREATE DATABASE xnat")
+    with out["postgres"].connect("xnat") as conn:
+        conn.execute("CREATE TABLE subjects (id int PRIMARY KEY, label text, raw bytea)")
+        conn.execute("INSERT INTO subjects SELECT g, 'sub-' || g, decode(md5(g::text), 'hex') FROM generate_series(1, 300) g")
+    # The sidecar's image trusts connections on the pod's loopback (POSTGRES_HOST_AUTH_METHOD=trust).
+    hba = postgres_factory.base / "trust_hba.conf"
+    hba.write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n")
+    os.chmod(hba, 0o644)
+    postgres_factory._chown(hba)
+    out["postgres-scratch"] = postgres_factory.start("cron-postgres-scratch", {"hba_file": str(hba)})
+    return out
+
+
+@pytest.fixture(scope="module")
+def rendered(servers: dict[str, Any]) -> dict[str, Any]:
+    from labhub.engine import run_under_mocks
+
+    section = {
+        "enabled": True, "registry": "registry.example/lab", "namespace": "spyglass",
+        "databases": [
+            {"name": "lab-mysql", "kind": "mysql", "host": "127.0.0.1", "port": servers["mysql"].port, "credentialsFrom": "lab-mysql-backup"},
+            {"name": "xnat-db", "kind": "postgres", "host": "127.0.0.1", "port": servers["postgres"].port, "credentialsFrom": "xnat-db-backup"},
+        ],
+    }  # fmt: skip
+    config = parse_stack_config({"labhub:backups": json.dumps(section)}).backups
+    result = run_under_mocks(lambda: Backups("backups", BackupsArgs(config=config, project_dir=PROJECT_DIR)))
+    jobs = {r.inputs["metadata"]["name"]: integers(r.inputs) for r in result.by_type("kubernetes:batch/v1:CronJob")}
+    config_map = result.one("kubernetes:core/v1:ConfigMap", "backups-scratch-clients").inputs
+    return {"jobs": jobs, "scratch": config_map["data"], "scratch_name": config_map["metadata"]["name"], "pvc": config.pvc_name}
+
+
+@pytest.fixture(scope="module")
+def pvc(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pvc")
+
+
+@pytest.mark.parametrize(
+    ("database", "secret", "kind"),
+    [pytest.param("lab-mysql", "lab-mysql-backup", "mysql", id="mysql"), pytest.param("xnat-db", "xnat-db-backup", "postgres", id="postgres")],
+)
+def test_the_rendered_dump_verify_and_prune_commands_work_against_real_servers(
+    database: str, secret: str, kind: str, servers: dict[str, Any], rendered: dict[str, Any], pvc: Path, tmp_path: Path
+) -> None:
+    if kind == "mysql":
+        credentials = {"my.cnf": f"[client]\nuser=labhub_backup\npassword={servers['mysql-password']}\n"}
+        scratch_port, default_port = servers["mysql-scratch"].port, 3306
+    else:
+        pg = servers["postgres"]
+        credentials = {"pg_service.conf": f"[labhub]\nuser={pg.superuser}\npassword={pg.password}\nsslmode=disable\n"}
+        scratch_port, default_port = servers["postgres-scratch"].port, 5432
+    scratch = {key: text.replace(f"port={default_port}\n", f"port={scratch_port}\n") for key, text in rendered["scratch"].items()}
+    assert scratch != rendered["scratch"], "the scratch client file must name the sidecar's port"
+    contents = {secret: credentials, rendered["scratch_name"]: scratch}
+    shared = {rendered["pvc"]: pvc}
+
+    dump = run_cron_job(rendered["jobs"][f"labhub-backups-{database}"], contents, shared, tmp_path / "dump")
+    assert dump.returncode == 0, dump.stderr
+    (backup,) = [p for p in (pvc / database).iterdir() if not p.name.startswith(".")]
+    assert backup.name.startswith(f"{database}-") and (backup / "manifest.json").is_file()
+    assert servers["mysql-password"] not in dump.stdout + dump.stderr
+
+    verify = run_cron_job(rendered["jobs"][f"labhub-backups-{database}-verify"], contents, shared, tmp_path / "verify")
+    assert verify.returncode == 0, verify.stderr
+    assert (backup / "verified.json").is_file()
+
+    prune = run_cron_job(rendered["jobs"]["labhub-backups-prune"], contents, shared, tmp_path / "prune")
+    assert prune.returncode == 0, prune.stderr
+    assert backup.is_dir(), "the newest verified backup survives prune"

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
-from tornado.web import RequestHandler
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated, UserNotAllowed
+from tornado.web import HTTPError, RequestHandler
 
 
 class DevUserAuth:
@@ -32,9 +32,41 @@ class DevUserAuth:
 
 
 class HubUserAuth(HubOAuthenticated):
-    """Mixin: the user comes from JupyterHub OAuth; the HubOAuth instance is shared via settings."""
+    """Mixin: the user comes from JupyterHub OAuth; the HubOAuth instance is shared via settings.
+
+    JupyterHub's `get_current_user` is synchronous: on every request it runs
+    the token check (even a cache hit) in a background thread and blocks the
+    event loop until it is done, and on a cache miss that includes the call
+    to the hub. Here the check is awaited in `prepare`, on this loop, and
+    `get_current_user` applies JupyterHub's own rule to the result: the
+    user's scopes must include the access scopes (`check_hub_user`), and a
+    user who is not allowed gets 403 instead of a login redirect.
+    """
 
     settings: dict[str, Any]
+
+    async def prepare(self) -> None:
+        self._hub_user_model = await self.hub_auth.get_user(self, sync=False)
+        super().prepare()  # type: ignore[misc]
+
+    def get_current_user(self) -> dict[str, Any] | None:
+        if not hasattr(self, "_hub_user_model"):  # prepare() did not run (an early error page)
+            return super().get_current_user()
+        if hasattr(self, "_hub_auth_user_cache"):
+            return self._hub_auth_user_cache
+        model, self._hub_auth_user_cache = self._hub_user_model, None
+        if not model:
+            return None
+        try:
+            self._hub_auth_user_cache = self.check_hub_user(model)
+        except UserNotAllowed:
+            def forbidden(*args: Any, **kwargs: Any) -> None:
+                raise HTTPError(403, "%s %s is not allowed.", model.get("kind", "user"), model.get("name"))
+
+            self.redirect = forbidden  # type: ignore[method-assign]  # as JupyterHub does: @authenticated's redirect becomes 403
+            return None
+        self.hub_auth._persist_url_token_if_set(self)
+        return self._hub_auth_user_cache
 
     @property
     def hub_auth(self) -> HubOAuth:  # type: ignore[override]

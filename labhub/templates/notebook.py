@@ -3,7 +3,7 @@
 Why: a create request must be cheap (the benchmark target is ~1 ms of server
 CPU per flow on a 200 KB template). Each template is read with nbformat,
 normalised to nbformat 4.5 and validated when it is first seen and whenever
-its mtime or size changes. Its serialisation (exactly what `nbformat.writes`
+its file (inode, mtime or size) changes. Its serialisation (exactly what `nbformat.writes`
 produces) is split around the insertion point after the first cell, so a
 create only serialises the small parameters cell, validates that cell against
 nbformat's schema, and joins three strings. `Template.build_slow` is the

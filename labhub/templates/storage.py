@@ -110,23 +110,26 @@ class FilesystemStorage:
         and never through a symlink; the homes mount itself must exist.
         """
         fixed, rest = self.pattern.split("{username}", 1)
-        root = fixed.rstrip("/") or "/"
+        root, head = fixed.rsplit("/", 1)  # the folder above the segment holding {username}
+        root = root or "/"
         if not os.path.isdir(root):
             raise StorageError(503, f"the shared homes folder {root} is not there (is the homes volume mounted?); ask an administrator")
-        segments = [part for part in (user + rest).split("/") if part]
+        path = head + user + rest
         dir_fd = os.open(os.path.realpath(root), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            for segment in segments:
+            for segment in [part for part in path.split("/") if part]:
                 try:
                     os.mkdir(segment, self.dir_mode, dir_fd=dir_fd)
-                    os.chmod(segment, self.dir_mode, dir_fd=dir_fd, follow_symlinks=False)
+                    created = True
                 except FileExistsError:
-                    pass
+                    created = False
                 except OSError as error:
                     raise StorageError(503, f"cannot create the folder for user {user} under {root}: {error.strerror}; ask an administrator") from error
-                child = self._enter(dir_fd, segment, user + rest)
+                child = self._enter(dir_fd, segment, path)
                 os.close(dir_fd)
                 dir_fd = child
+                if created:
+                    os.fchmod(dir_fd, self.dir_mode)  # exactly dir_mode, whatever this process's umask
         finally:
             os.close(dir_fd)
 

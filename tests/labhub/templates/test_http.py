@@ -237,16 +237,28 @@ def test_pages_carry_a_strict_content_security_policy(server):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_a_user_without_a_home_folder_gets_it_made_as_their_server_would_and_the_notebook_in_it(make_server, homes):
+@pytest.mark.parametrize(
+    ("pattern", "made"),
+    [
+        pytest.param("{username}", ["carol"], id="home-per-user"),
+        pytest.param("u-{username}/notebooks", ["u-carol", "u-carol/notebooks"], id="name-inside-a-segment-and-a-subfolder"),
+    ],
+)
+def test_a_user_without_a_home_folder_gets_it_made_as_their_server_would_and_the_notebook_in_it(make_server, homes, pattern, made):
     """Owner: this process (the uid single-user servers run as, `filesUid`); mode 0755, as a server's mkdir under umask 022."""
-    server = make_server(dev_user="carol")
+    server = make_server(dev_user="carol", storage=f"filesystem:{homes}/{pattern}")
     session = requests.Session()
-    response = confirm(session, server.url, confirm_page(session, server.url, "Untitled.ipynb", {"x": 1}))
+    old_umask = os.umask(0o077)  # the server's mode must not depend on the umask it happens to run with
+    try:
+        response = confirm(session, server.url, confirm_page(session, server.url, "Untitled.ipynb", {"x": 1}))
+    finally:
+        os.umask(old_umask)
     assert response.status_code == 303, response.text
-    home = homes / "carol"
-    assert _files(home) == {"Untitled.ipynb"}
-    assert (home.stat().st_uid, home.stat().st_gid) == (os.geteuid(), os.getegid())
-    assert stat.S_IMODE(home.stat().st_mode) == 0o755
+    assert _files(homes / made[-1]) == {"Untitled.ipynb"}
+    for folder in made:
+        info = (homes / folder).stat()
+        assert (info.st_uid, info.st_gid) == (os.geteuid(), os.getegid())
+        assert stat.S_IMODE(info.st_mode) == 0o755, folder
 
 
 def test_missing_shared_homes_are_a_clear_503_naming_the_folder(make_server, homes, tmp_path):

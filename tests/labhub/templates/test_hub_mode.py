@@ -8,16 +8,22 @@ Invariants:
 - that GET sends the user to the hub's OAuth authorize URL with the
   callback URL the hub has registered (JUPYTERHUB_OAUTH_CALLBACK_URL);
 - a token is checked with the hub once and then served from the cache, not
-  one hub API call per request.
+  one hub API call per request;
+- while the hub is slow to answer a token check, the server keeps serving
+  other requests (its health probe among them): the check does not block
+  the event loop.
 
 The hub API here is a stand-in that only counts `GET /user` calls; the real
-hub is driven in tests/integration/test_templates_hub.py.
+hub is driven in test_real_hub.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+import threading
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,18 +39,20 @@ SCOPE = "access:services!service=templates"
 
 
 class CountingHubAPI:
-    """`GET /hub/api/user` for one known user token, counting every call."""
+    """`GET /hub/api/user` for one known user token, counting every call; `delay` seconds per answer."""
 
     def __init__(self, user_token: str) -> None:
         self.user_token = user_token
         self.calls = 0
+        self.delay = 0.0
 
     def app(self) -> tornado.web.Application:
         api = self
 
         class UserHandler(tornado.web.RequestHandler):
-            def get(self) -> None:
+            async def get(self) -> None:
                 api.calls += 1
+                await asyncio.sleep(api.delay)
                 if self.request.headers.get("Authorization") != f"token {api.user_token}":
                     raise tornado.web.HTTPError(403)
                 self.finish({"kind": "user", "name": "alice", "scopes": [SCOPE], "session_id": None})
@@ -107,3 +115,18 @@ def test_a_token_is_checked_with_the_hub_once_then_cached(hub_server, hub_api):
         assert response.status_code == 200
         assert "alice" in response.text
     assert hub_api.calls == 1
+
+
+def test_a_slow_hub_does_not_stall_other_requests(hub_server, hub_api):
+    hub_api.delay = 2.0
+    slow = threading.Thread(target=requests.get, args=(f"{hub_server.url}{PREFIX}",),
+                            kwargs={"headers": {"Authorization": f"token {hub_api.user_token}"}, "timeout": 20})
+    slow.start()
+    deadline = time.monotonic() + 5
+    while hub_api.calls == 0 and time.monotonic() < deadline:  # the token check has reached the hub
+        time.sleep(0.01)
+    started = time.monotonic()
+    assert requests.get(f"{hub_server.url}/healthz", timeout=10).text == "ok"
+    waited = time.monotonic() - started
+    slow.join()
+    assert waited < 1.0, f"the health probe waited {waited:.1f} s behind a token check"

@@ -17,9 +17,10 @@ Setup, all read from `labhub render --stack dev` (nothing retyped):
 Invariants:
 - a browser logged in at the hub clicks SampleDB's "Create Notebook" (a
   cross-site form POST from another origin), goes through the hub's OAuth,
-  sees the confirmation, confirms, and lands on the new notebook's URL in
-  its own single-user server (spawned by the hub, `contents` mode), where
-  the notebook exists with the parameters cell;
+  sees the confirmation, confirms, and lands on the new notebook in
+  JupyterLab in its own single-user server (spawned by the hub for it,
+  `contents` mode), where the notebook exists with the parameters cell; a
+  second click (the service's cookie now set) makes a `-1` copy;
 - the confirm step still needs the xsrf token (a logged-in session without
   it is refused, nothing written);
 - a user token without the access scope, another service's token and a
@@ -205,8 +206,19 @@ def test_a_sampledb_click_logs_in_through_the_hub_and_creates_the_notebook_in_th
                 assert page.url.startswith(f"{hub.url}/services/templates/t/")
                 assert page.inner_text("#destination") == CREATED
                 assert "name = 'S-12345'" in page.inner_text("#cell")
+                landing = f"{hub.url}/user/alice/lab/tree/{CREATED}"
+                answers = {}
+                page.on("response", lambda response: answers.__setitem__(response.url, response.status))  # the last answer per URL
                 page.click("#confirm")
-                page.wait_for_url(f"{hub.url}/user/alice/lab/tree/{CREATED}", timeout=60_000)
+                page.wait_for_url(landing, timeout=60_000)
+                assert answers.get(landing) == 200, "after its own OAuth, JupyterLab in alice's server answers the notebook's URL"
+
+                # A second click, now with the service's cookie in the browser: confirmed again, never overwritten.
+                page.goto(f"{sampledb_url}/objects/12345")
+                page.click("#create-notebook")
+                page.wait_for_selector("#confirm", timeout=20_000)
+                page.click("#confirm")
+                page.wait_for_url(f"{hub.url}/user/alice/lab/tree/{CREATED.replace('.ipynb', '-1.ipynb')}", timeout=30_000)
             finally:
                 browser.close()
     finally:
@@ -217,7 +229,8 @@ def test_a_sampledb_click_logs_in_through_the_hub_and_creates_the_notebook_in_th
     assert contents.status_code == 200, contents.text
     cells = contents.json()["content"]["cells"]
     assert "".join(cells[1]["source"]) == "name = 'S-12345'\nobject_id = 12345"
-    assert (deployed.home / CREATED).is_file(), "written into alice's real server folder"
+    assert sorted(p.name for p in deployed.home.glob("Sample_*.ipynb")) == [CREATED.replace(".ipynb", "-1.ipynb"), CREATED], \
+        "both written into alice's real server folder"
 
 
 def _logged_in_session(hub: RunningHub, name: str) -> requests.Session:
@@ -237,6 +250,10 @@ def test_the_confirm_step_without_the_xsrf_token_is_refused_behind_the_hub(deplo
     refused = session.post(f"{hub.url}/services/templates/create", data={"token": token}, allow_redirects=False, timeout=20)
     assert refused.status_code == 403
     assert hub.api("GET", "users/carol").json()["servers"] == {}, "nothing was started or written"
+    # The same session with the form's xsrf field is accepted: the 403 above was the CSRF check.
+    fields = {k: html.unescape(v) for k, v in form_fields(page.text).items()}
+    accepted = session.post(f"{hub.url}/services/templates/create", data=fields, allow_redirects=False, timeout=20)
+    assert accepted.status_code in (202, 303), accepted.text[:500]  # 202: carol's server is being started for it
 
 
 def test_a_forged_service_cookie_is_not_a_login(deployed: Deployed):

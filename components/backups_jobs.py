@@ -129,7 +129,7 @@ def _cronjob(config: BackupsConfig, name: str, component: str, schedule: str, po
 
 
 def dump_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[str, Any]:
-    mounts = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True}]
+    mounts: list[dict[str, Any]] = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True}]
     volumes = [
         {"name": "tmp", "emptyDir": {}},
         {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}},
@@ -165,7 +165,7 @@ def _scratch_server(db: BackupDatabase) -> dict[str, Any]:
 
 
 def verify_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[str, Any]:
-    mounts = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "scratch-clients", "mountPath": SCRATCH_MOUNT, "readOnly": True}]
+    mounts: list[dict[str, Any]] = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "scratch-clients", "mountPath": SCRATCH_MOUNT, "readOnly": True}]
     volumes = [
         {"name": "tmp", "emptyDir": {}},
         {"name": "scratch-data", "emptyDir": {}},
@@ -204,7 +204,7 @@ def cleanup_cronjob(config: BackupsConfig) -> dict[str, Any]:
         {"name": "SPYGLASS_BASE_DIR", "value": cleanup.base_dir},
         {"name": "HOME", "value": "/tmp"},
     ]
-    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
     if cleanup.data_claim:
         mounts.append({"name": "data", "mountPath": cleanup.base_dir})

@@ -49,6 +49,7 @@ under test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -225,10 +226,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
     for pid in started + _descendants(process.pid):
         if _alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):  # it exited since the check
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @contextmanager

@@ -23,7 +23,7 @@ import argparse
 import re
 from pathlib import Path
 
-import pymysql  # type: ignore[import-untyped]  # PyMySQL ships no type information
+import pymysql
 
 from labhub.db.roles import check_account_name, parse_sql
 from labhub.errors import UserError

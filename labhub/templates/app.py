@@ -127,7 +127,7 @@ def make_app(config: ServerConfig) -> tornado.web.Application:
         "login_url": prefix,
         "compress_response": False,
     }
-    routes: list[tuple[str, Any]] = [
+    routes: list[tuple[Any, ...]] = [
         (r"/healthz", HealthHandler),
         (prefix + r"healthz", HealthHandler),
         (prefix, with_auth(ListHandler, dev)),

@@ -26,6 +26,7 @@ class DevUserAuth:
     """Mixin: every request is made by `settings["labhub_dev_user"]`."""
 
     settings: dict[str, Any]
+    _hub_auth_user_cache: dict[str, Any] | None  # JupyterHub's own per-request cache attribute
 
     def get_current_user(self) -> dict[str, Any]:
         return {"name": self.settings["labhub_dev_user"], "kind": "user"}
@@ -47,13 +48,13 @@ class HubUserAuth(HubOAuthenticated):
 
     async def prepare(self) -> None:
         self._hub_user_model = await self.hub_auth.get_user(self, sync=False)
-        super().prepare()  # type: ignore[misc]
+        super().prepare()
 
     def get_current_user(self) -> dict[str, Any] | None:
         if not hasattr(self, "_hub_user_model"):  # prepare() did not run (an early error page)
             return super().get_current_user()
         if hasattr(self, "_hub_auth_user_cache"):
-            return self._hub_auth_user_cache
+            return self._hub_auth_user_cache  # type: ignore[has-type]  # set by JupyterHub's untyped mixin
         model, self._hub_auth_user_cache = self._hub_user_model, None
         if not model:
             return None
@@ -63,13 +64,13 @@ class HubUserAuth(HubOAuthenticated):
             def forbidden(*args: Any, **kwargs: Any) -> None:
                 raise HTTPError(403, "%s %s is not allowed.", model.get("kind", "user"), model.get("name"))
 
-            self.redirect = forbidden  # type: ignore[method-assign]  # as JupyterHub does: @authenticated's redirect becomes 403
+            self.redirect = forbidden  # as JupyterHub does: @authenticated's redirect becomes 403
             return None
         self.hub_auth._persist_url_token_if_set(self)
         return self._hub_auth_user_cache
 
     @property
-    def hub_auth(self) -> HubOAuth:  # type: ignore[override]
+    def hub_auth(self) -> HubOAuth:
         return self.settings["hub_auth"]
 
     @hub_auth.setter

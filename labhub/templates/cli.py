@@ -16,6 +16,7 @@ Every mistake a user can make here is a `UserError`: one line, exit 2.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 import asyncio
 import json
 import logging
@@ -89,7 +90,7 @@ def _check_access_scopes(raw: str | None) -> None:
         raise UserError("JUPYTERHUB_OAUTH_ACCESS_SCOPES is an empty list: any token the hub knows would be accepted")
 
 
-def build_config(args: argparse.Namespace):  # -> ServerConfig, imported lazily
+def build_config(args: argparse.Namespace) -> Any:  # a ServerConfig, imported lazily
     """Check the flags and environment; return the ServerConfig (or raise UserError)."""
     from labhub.templates.app import ServerConfig
 

@@ -69,9 +69,7 @@ def _python_cell(params: dict[str, Any]) -> str:
 # -- Julia --------------------------------------------------------------------
 
 _JULIA_KEYWORDS = frozenset(
-    "baremodule begin break catch const continue do else elseif end export false finally for function global if "
-    "import let local macro module quote return struct true try using while abstract mutable primitive type where "
-    "outer public nothing missing".split()
+    ["baremodule", "begin", "break", "catch", "const", "continue", "do", "else", "elseif", "end", "export", "false", "finally", "for", "function", "global", "if", "import", "let", "local", "macro", "module", "quote", "return", "struct", "true", "try", "using", "while", "abstract", "mutable", "primitive", "type", "where", "outer", "public", "nothing", "missing"]
 )
 
 
@@ -131,8 +129,7 @@ def _julia_cell(params: dict[str, Any]) -> str:
 # -- R ------------------------------------------------------------------------
 
 _R_KEYWORDS = frozenset(
-    "if else repeat while function for next break TRUE FALSE NULL Inf NaN NA NA_integer_ NA_real_ "
-    "NA_character_ NA_complex_ in".split()
+    ["if", "else", "repeat", "while", "function", "for", "next", "break", "TRUE", "FALSE", "NULL", "Inf", "NaN", "NA", "NA_integer_", "NA_real_", "NA_character_", "NA_complex_", "in"]
 )
 _R_NAME = re.compile(r"(?:[A-Za-z]|\.(?![0-9]))[A-Za-z0-9._]*\Z")
 
@@ -185,9 +182,7 @@ def _r_cell(params: dict[str, Any]) -> str:
 # -- C ------------------------------------------------------------------------
 
 _C_KEYWORDS = frozenset(
-    "auto break case char const continue default do double else enum extern float for goto if inline int long "
-    "register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while "
-    "bool true false alignas alignof atomic_bool NULL main".split()
+    ["auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "bool", "true", "false", "alignas", "alignof", "atomic_bool", "NULL", "main"]
 )
 _C_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -240,7 +235,8 @@ def _c_cell(params: dict[str, Any]) -> str:
 
 
 def _json_kind(value: Any) -> str:
-    return {list: "list", dict: "object"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {list: "list", dict: "object"}
+    return names.get(type(value), type(value).__name__)
 
 
 # -- registry -----------------------------------------------------------------

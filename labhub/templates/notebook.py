@@ -26,7 +26,7 @@ from nbformat.validator import get_validator
 
 from labhub.templates.literals import Language, ParameterError, language_for, render_cell
 from labhub.templates.mount import open_inside, resolve, walk_templates
-from labhub.templates.naming import NamePattern, NameError_, PatternError, check_relative_path
+from labhub.templates.naming import NameError_, NamePattern, PatternError, check_relative_path
 
 log = logging.getLogger("labhub.templates")
 

@@ -29,7 +29,7 @@ import shlex
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from jupyterhub.auth import Authenticator  # type: ignore[import-untyped]
+from jupyterhub.auth import Authenticator
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from traitlets import Bool, Float, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable

@@ -11,16 +11,15 @@ import asyncio
 import re
 import socket
 import threading
-
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
 import requests
 import tornado.web
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from labhub.templates.app import ServerConfig, start
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
-
 from templates_testlib import confirm, confirm_page, form_fields
 
 

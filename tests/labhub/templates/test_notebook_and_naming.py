@@ -18,7 +18,7 @@ import nbformat
 import pytest
 from templates_testlib import write_template
 
-from labhub.templates.naming import NamePattern, NameError_, PatternError, candidates, check_segment
+from labhub.templates.naming import NameError_, NamePattern, PatternError, candidates, check_segment
 from labhub.templates.notebook import Catalog, Template
 
 

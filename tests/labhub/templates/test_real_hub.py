@@ -223,7 +223,7 @@ def test_a_sampledb_click_logs_in_through_the_hub_and_creates_the_notebook_in_th
                 browser.close()
     finally:
         sampledb.stop()
-    notebook = hub.api("GET", f"/users/alice").json()
+    notebook = hub.api("GET", "/users/alice").json()
     assert notebook["servers"][""]["ready"], "the hub spawned alice's server for the notebook"
     contents = requests.get(f"{hub.url}/user/alice/api/contents/{CREATED}", headers={"Authorization": f"token {hub.admin_token}"}, timeout=10)
     assert contents.status_code == 200, contents.text

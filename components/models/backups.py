@@ -150,7 +150,7 @@ class BackupsConfig(Section):
         if duplicates:
             raise ValueError(f"databases: name {duplicates[0]!r} is used twice")
         if self.enabled and not self.databases and not self.cleanup.enabled:
-            raise ValueError("enabled but there is nothing to do: list databases or enable cleanup")
+            raise ValueError("enabled but there is nothing to do: list databases, enable labDatabase (backed up by default) or enable cleanup")
         if self.enabled and self.databases and self.image is None and self.registry is None:
             raise ValueError("needs either image (prebuilt) or registry (to push the built image)")
         return self

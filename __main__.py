@@ -6,8 +6,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import config as stack_config
-from components.lab_database import LabDatabase, LabDatabaseArgs
 from components.backups import Backups, BackupsArgs
+from components.lab_database import LabDatabase, LabDatabaseArgs
 from components.labels import standard_labels
 from components.notebook_templates import NotebookTemplates, NotebookTemplatesArgs
 from components.paper_environments import PaperEnvironments, PaperEnvironmentsArgs

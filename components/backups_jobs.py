@@ -49,10 +49,7 @@ HISTORY = {"successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3}
 def connection_args(db: BackupDatabase) -> list[str]:
     """How the tool reaches a database: the credentials file from its Secret, host and port as flags."""
     credentials = f"{CREDENTIALS_MOUNT}/{db.credentials_key}"
-    if db.kind == "mysql":
-        files = ["--defaults-file", credentials]
-    else:
-        files = ["--service", SERVICE, "--service-file", credentials]
+    files = ["--defaults-file", credentials] if db.kind == "mysql" else ["--service", SERVICE, "--service-file", credentials]
     return [*files, "--host", db.host, "--port", str(db.server_port)]
 
 
@@ -132,7 +129,7 @@ def _cronjob(
 
 
 def dump_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[str, Any]:
-    mounts = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True}]
+    mounts: list[dict[str, Any]] = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True}]
     volumes = [
         {"name": "tmp", "emptyDir": {}},
         {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}},
@@ -169,7 +166,7 @@ def _scratch_server(db: BackupDatabase) -> dict[str, Any]:
 
 
 def verify_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[str, Any]:
-    mounts = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "scratch-clients", "mountPath": SCRATCH_MOUNT, "readOnly": True}]
+    mounts: list[dict[str, Any]] = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "scratch-clients", "mountPath": SCRATCH_MOUNT, "readOnly": True}]
     volumes = [
         {"name": "tmp", "emptyDir": {}},
         {"name": "scratch-data", "emptyDir": {}},

@@ -17,8 +17,8 @@ required only when the settings that use them are on, and read with
 from __future__ import annotations
 
 import difflib
-import typing
 import json
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any

@@ -13,6 +13,7 @@ relies on Helm `lookup`, which a rendered chart cannot do).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,8 +24,8 @@ import pulumi_random as random
 from components.config import StackConfig, needed_external_secret
 from components.labels import standard_labels
 from components.models.lab_database import CLIENT_CNF_KEY, PASSWORD_KEY, backup_client_cnf
-from components.mysql_sidecar import INIT_SQL_KEY, root_password_init_sql
 from components.models.xnat_hub import ACCOUNT_PASSWORD_KEY, POSTGRES_PASSWORD_KEY
+from components.mysql_sidecar import INIT_SQL_KEY, root_password_init_sql
 from components.mysql_sidecar import secret_data as mysql_secret_data
 from labhub.db.roles import accounts as db_accounts
 
@@ -159,7 +160,7 @@ class StackSecrets(pulumi.ComponentResource):
             data: dict[str, pulumi.Input[str]] = {PASSWORD_KEY: password}
             if account == db.roles.backup_user:
                 # The backup CronJobs (in this namespace) read the account as the backup tool does: a [client] option file.
-                data[CLIENT_CNF_KEY] = password.apply(lambda secret, user=account: backup_client_cnf(user, secret))
+                data[CLIENT_CNF_KEY] = password.apply(functools.partial(backup_client_cnf, account))
             # One Secret per account: the roles Job mounts them all (key password), each user only their own.
             accounts[account] = self._k8s_secret(f"lab-db-account-{account}", k8s_name, namespace, data)
         keeper = self._config.secrets.keeper

@@ -91,7 +91,7 @@ class Offsite(Section):
     bucket: str = Field(min_length=3, max_length=63, description="S3 bucket each finished backup is copied to, then checked.")
     prefix: str = Field("", description="Key prefix in the bucket.")
     endpoint_url: str | None = Field(None, pattern=r"^https?://", description="S3-compatible endpoint (MinIO, Ceph...); default AWS.")
-    credentials_from: DnsLabel = Field(description="Name of the Secret with key `credentials`: an AWS shared credentials file ([default] aws_access_key_id/aws_secret_access_key).")
+    credentials_from: DnsLabel = Field(description="Name of the Secret with key `credentials`: an AWS shared credentials file ([default] aws_access_key_id/aws_secret_access_key), in every namespace with dump jobs.")
 
 
 class Cleanup(Section):
@@ -125,7 +125,7 @@ class Cleanup(Section):
 
 class BackupsConfig(Section):
     enabled: bool = Field(False, description="Deploy the backup CronJobs (and the cleanup CronJob when cleanup.enabled).")
-    namespace: DnsLabel = Field("labhub-backups", description="Namespace of the CronJobs and the backups PVC; the credentials Secrets must be there.")
+    namespace: DnsLabel = Field("labhub-backups", description="Namespace of the cleanup CronJob and of each database's CronJobs and backups PVC unless it names its own.")
     create_namespace: bool = Field(False, description="Create the namespace (leave false when another component or the operator owns it).")
     image: PinnedImage | None = Field(None, description="A prebuilt backup image; when unset it is built from docker/backup/Dockerfile.")
     registry: str | None = Field(None, description="Registry to push the built image to (required when image is unset).")
@@ -138,7 +138,11 @@ class BackupsConfig(Section):
     storage_class: str | None = Field(None, description="StorageClass of the backups PVC (default: the cluster's).")
     deadline_seconds: int = Field(6 * 3600, ge=60, description="activeDeadlineSeconds of a dump or verify run.")
     offsite: Offsite | None = Field(None, description="Copy each finished backup to S3-compatible storage, checked after upload.")
-    databases: list[BackupDatabase] = Field(default_factory=list, description="The databases to back up.")
+    databases: list[BackupDatabase] = Field(
+        default_factory=list,
+        description="The databases to back up (name, kind, host, port, credentialsFrom, namespace, podLabels, scratchImage). "
+        "Not listed: the lab MySQL when labDatabase is on (docs/backups.md); [] means none.",
+    )
     cleanup: Cleanup = Field(default_factory=Cleanup, description="The lab's weekly file cleanup.")
 
     @model_validator(mode="after")

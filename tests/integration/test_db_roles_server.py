@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -289,9 +288,10 @@ def test_the_prod_jobs_exact_command_line_applies_the_prod_roles(mariadb_factory
     -> the same prod RolesSpec printed in the mariadb dialect (the rendered text is
     MySQL 8's, which MariaDB refuses); the entrypoint `labhub db` -> this checkout's CLI.
     """
+    from rendered import manifest
+
     from components.config import parse_stack_config
     from labhub.engine import PROJECT_DIR, read_stack_files
-    from rendered import manifest
 
     prod = parse_stack_config(read_stack_files(PROJECT_DIR, "prod").config).lab_database
     job = manifest("prod", "kubernetes:batch/v1:Job", prod.namespace)

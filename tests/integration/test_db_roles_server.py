@@ -235,7 +235,7 @@ def test_the_backup_account_dumps_everything_with_the_backup_tool_and_writes_not
     manifest = json.loads((backup / "manifest.json").read_text())
     common = next(schema for schema in manifest["schemas"] if schema["name"] == "common_session")
     assert (common["views"], common["routines"], common["events"], common["triggers"]) == (["v"], ["procedure p"], ["e"], 1)
-    assert set(common["tables"]) == {"t"}
+    assert common["tables"]["t"]["rows"] >= 1
     # The accounts come along, read from the mysql schema with global SELECT.
     accounts = subprocess.run(["zstd", "-dc", str(backup / manifest["accounts"])], capture_output=True, text=True, check=True).stdout
     assert "TO `ursula`@`%`" in accounts and "TO `labhub_backup`@`%`" in accounts

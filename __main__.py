@@ -118,5 +118,10 @@ if xnat_cfg.enabled:
     pulumi.export("xnatJupyterHubXnatAccount", xnat_hub.xnat_account)
     pulumi.export("xnatJupyterHubXnatPassword", xnat_hub.xnat_password)
 if cfg.backups.enabled:
-    backups = Backups("backups", BackupsArgs(config=cfg.backups, project_dir=Path(__file__).resolve().parent))
+    # The default lab MySQL entry's CronJobs run in the lab database's namespace, with the backup account's Secret there.
+    backup_needs = (lab_db_namespace, secrets.lab_database.backup_secret) if lab_db.enabled else ()
+    backups = Backups(
+        "backups",
+        BackupsArgs(config=cfg.backups, project_dir=Path(__file__).resolve().parent, depends_on=tuple(r for r in backup_needs if r is not None)),
+    )
     pulumi.export("backupCronJobs", sorted(backups.cron_jobs))

@@ -8,9 +8,9 @@ enabled. The manifests come from the pure builders in
 components/backups_jobs.py; this class only turns them into resources.
 
 The database credentials Secrets are not made here: each database's entry
-names one (see components/models/backups.py for its keys). Follow-up: when
-the LabDatabase and XnatHub components exist, they should produce these
-Secrets and default `databases` to their servers (docs/backups.md).
+names one (see components/models/backups.py for its keys). The default lab
+MySQL entry runs in the lab database's namespace and mounts the Secret
+StackSecrets keeps there (a PVC and a prune job per namespace).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ DOCKERFILE = "docker/backup/Dockerfile"
 class BackupsArgs:
     config: BackupsConfig
     project_dir: Path
+    # What CronJobs in other components' namespaces wait for: those namespaces and the credentials Secrets there.
+    depends_on: tuple[pulumi.Resource, ...] = ()
 
 
 class Backups(pulumi.ComponentResource):
@@ -55,7 +57,7 @@ class Backups(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=config.namespace, labels=standard_labels(config.namespace, "namespace")),
                 opts=child,
             )
-        after_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace] if self.namespace else [])
+        after_namespace = pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *([self.namespace] if self.namespace else [])])
         self.cron_jobs = {}
         self.image = None
         if config.databases:
@@ -64,16 +66,22 @@ class Backups(pulumi.ComponentResource):
                 tag=images.source_digest(args.project_dir, DOCKERFILE) if not config.image else "",
                 prebuilt=config.image, registry=config.registry, opts=child,
             )  # fmt: skip
-            # Where every dump lands, and what prune and verify read.
-            _apply(k8s.core.v1.PersistentVolumeClaim, f"{name}-pvc", backups_pvc(config), after_namespace)
-            # Client settings of the verify pods' scratch servers (no credentials: they trust loopback).
-            _apply(k8s.core.v1.ConfigMap, f"{name}-scratch-clients", scratch_config_map(config), after_namespace)
-            for db in config.databases:
-                self.cron_jobs[db.name] = self._cron_job(f"{name}-{db.name}", lambda image, db=db: dump_cronjob(config, db, image), after_namespace)
-                self.cron_jobs[f"{db.name}-verify"] = self._cron_job(
-                    f"{name}-{db.name}-verify", lambda image, db=db: verify_cronjob(config, db, image), after_namespace
+            for namespace in config.namespaces:
+                # Per namespace (each database's CronJobs run where its credentials Secret is):
+                # the PVC every dump lands on and prune and verify read, and the verify pods'
+                # scratch-server client settings (no credentials: the scratch servers trust loopback).
+                # The component's own namespace keeps the unsuffixed resource names.
+                suffix = "" if namespace == config.namespace else f"-{namespace}"
+                _apply(k8s.core.v1.PersistentVolumeClaim, f"{name}-pvc{suffix}", backups_pvc(config, namespace), after_namespace)
+                _apply(k8s.core.v1.ConfigMap, f"{name}-scratch-clients{suffix}", scratch_config_map(config, namespace), after_namespace)
+                for db in config.databases_in(namespace):
+                    self.cron_jobs[db.name] = self._cron_job(f"{name}-{db.name}", lambda image, db=db: dump_cronjob(config, db, image), after_namespace)
+                    self.cron_jobs[f"{db.name}-verify"] = self._cron_job(
+                        f"{name}-{db.name}-verify", lambda image, db=db: verify_cronjob(config, db, image), after_namespace
+                    )
+                self.cron_jobs[f"prune{suffix}"] = self._cron_job(
+                    f"{name}-prune{suffix}", lambda image, namespace=namespace: prune_cronjob(config, image, namespace), after_namespace
                 )
-            self.cron_jobs["prune"] = self._cron_job(f"{name}-prune", lambda image: prune_cronjob(config, image), after_namespace)
         if config.cleanup.enabled:
             self.cron_jobs["cleanup"] = _apply(k8s.batch.v1.CronJob, f"{name}-cleanup", cleanup_cronjob(config), after_namespace)
         self.register_outputs({"image": self.image, "cronJobs": sorted(self.cron_jobs)})

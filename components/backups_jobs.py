@@ -49,10 +49,7 @@ HISTORY = {"successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3}
 def connection_args(db: BackupDatabase) -> list[str]:
     """How the tool reaches a database: the credentials file from its Secret, host and port as flags."""
     credentials = f"{CREDENTIALS_MOUNT}/{db.credentials_key}"
-    if db.kind == "mysql":
-        files = ["--defaults-file", credentials]
-    else:
-        files = ["--service", SERVICE, "--service-file", credentials]
+    files = ["--defaults-file", credentials] if db.kind == "mysql" else ["--service", SERVICE, "--service-file", credentials]
     return [*files, "--host", db.host, "--port", str(db.server_port)]
 
 
@@ -72,8 +69,8 @@ def verify_command(db: BackupDatabase) -> list[str]:
     return ["labhub", "backup", db.kind, "verify", *files, "--from-latest", f"{BACKUPS_MOUNT}/{db.name}", "--name", db.name]
 
 
-def prune_command(config: BackupsConfig) -> list[str]:
-    folders = [arg for db in config.databases for arg in ("--dest", f"{BACKUPS_MOUNT}/{db.name}")]
+def prune_command(config: BackupsConfig, namespace: str) -> list[str]:
+    folders = [arg for db in config.databases_in(namespace) for arg in ("--dest", f"{BACKUPS_MOUNT}/{db.name}")]
     retention = config.retention
     return ["labhub", "backup", "prune", *folders, "--keep-daily", str(retention.daily),
             "--keep-weekly", str(retention.weekly), "--keep-monthly", str(retention.monthly)]  # fmt: skip
@@ -103,12 +100,15 @@ def _secret_volume(name: str, secret: str) -> dict[str, Any]:
     return {"name": name, "secret": {"secretName": secret, "defaultMode": SECRET_FILE_MODE}}
 
 
-def _cronjob(config: BackupsConfig, name: str, component: str, schedule: str, pod: dict[str, Any], deadline: int) -> dict[str, Any]:
+def _cronjob(
+    config: BackupsConfig, namespace: str, name: str, component: str, schedule: str, pod: dict[str, Any], deadline: int,
+    pod_labels: dict[str, str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     labels = standard_labels(name, component)
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": {"name": name, "namespace": config.namespace, "labels": labels},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {
             "schedule": schedule,
             "timeZone": config.time_zone,
@@ -121,7 +121,7 @@ def _cronjob(config: BackupsConfig, name: str, component: str, schedule: str, po
                     "backoffLimit": 0,
                     "activeDeadlineSeconds": deadline,
                     "ttlSecondsAfterFinished": 7 * 86400,
-                    "template": {"metadata": {"labels": labels}, "spec": {"restartPolicy": "Never", **pod}},
+                    "template": {"metadata": {"labels": {**labels, **(pod_labels or {})}}, "spec": {"restartPolicy": "Never", **pod}},
                 },
             },
         },
@@ -141,7 +141,8 @@ def dump_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[
         volumes.append(_secret_volume("offsite", config.offsite.credentials_from))
         env = [{"name": "AWS_SHARED_CREDENTIALS_FILE", "value": f"{OFFSITE_MOUNT}/credentials"}, {"name": "AWS_CONFIG_FILE", "value": "/dev/null"}]
     pod = {"securityContext": _pod_security(), "containers": [_tool_container("dump", image, dump_command(config, db), mounts, env)], "volumes": volumes}
-    return _cronjob(config, f"{K8S_NAME}-{db.name}", "backup", config.schedule, pod, config.deadline_seconds)
+    # Only the dump pod carries the database's pod labels: it is the one backup pod that connects to the server.
+    return _cronjob(config, config.namespace_of(db), f"{K8S_NAME}-{db.name}", "backup", config.schedule, pod, config.deadline_seconds, db.pod_labels)
 
 
 def _scratch_server(db: BackupDatabase) -> dict[str, Any]:
@@ -180,16 +181,17 @@ def verify_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dic
         "containers": [{**_tool_container("verify", image, verify_command(db), mounts), "securityContext": {**_security(), "runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID}}],
         "volumes": volumes,
     }
-    return _cronjob(config, f"{K8S_NAME}-{db.name}-verify", "backup-verify", config.verify_schedule, pod, config.deadline_seconds)
+    return _cronjob(config, config.namespace_of(db), f"{K8S_NAME}-{db.name}-verify", "backup-verify", config.verify_schedule, pod, config.deadline_seconds)
 
 
-def prune_cronjob(config: BackupsConfig, image: str) -> dict[str, Any]:
+def prune_cronjob(config: BackupsConfig, image: str, namespace: str) -> dict[str, Any]:
+    """The retention job of one namespace's backups PVC."""
     pod = {
         "securityContext": _pod_security(),
-        "containers": [_tool_container("prune", image, prune_command(config), [{"name": "backups", "mountPath": BACKUPS_MOUNT}])],
+        "containers": [_tool_container("prune", image, prune_command(config, namespace), [{"name": "backups", "mountPath": BACKUPS_MOUNT}])],
         "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}}],
     }
-    return _cronjob(config, f"{K8S_NAME}-prune", "backup-prune", config.prune_schedule, pod, 3600)
+    return _cronjob(config, namespace, f"{K8S_NAME}-prune", "backup-prune", config.prune_schedule, pod, 3600)
 
 
 def cleanup_cronjob(config: BackupsConfig) -> dict[str, Any]:
@@ -215,31 +217,31 @@ def cleanup_cronjob(config: BackupsConfig) -> dict[str, Any]:
         "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
     }  # fmt: skip
     pod = {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 100, "fsGroup": 100}, "containers": [container], "volumes": volumes}
-    return _cronjob(config, f"{K8S_NAME}-cleanup", "cleanup", cleanup.schedule, pod, config.deadline_seconds)
+    return _cronjob(config, config.namespace, f"{K8S_NAME}-cleanup", "cleanup", cleanup.schedule, pod, config.deadline_seconds)
 
 
-def backups_pvc(config: BackupsConfig) -> dict[str, Any]:
+def backups_pvc(config: BackupsConfig, namespace: str) -> dict[str, Any]:
     spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": config.storage_size}}}
     if config.storage_class:
         spec["storageClassName"] = config.storage_class
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": config.pvc_name, "namespace": config.namespace, "labels": standard_labels(K8S_NAME, "backup-storage")}, "spec": spec}  # fmt: skip
+            "metadata": {"name": config.pvc_name, "namespace": namespace, "labels": standard_labels(K8S_NAME, "backup-storage")}, "spec": spec}  # fmt: skip
 
 
-def scratch_config_map(config: BackupsConfig) -> dict[str, Any]:
+def scratch_config_map(config: BackupsConfig, namespace: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": config.scratch_config_map_name, "namespace": config.namespace, "labels": standard_labels(K8S_NAME, "backup-verify")},
+            "metadata": {"name": config.scratch_config_map_name, "namespace": namespace, "labels": standard_labels(K8S_NAME, "backup-verify")},
             "data": dict(SCRATCH_CLIENT_FILES)}  # fmt: skip
 
 
 def manifests(config: BackupsConfig, image: str) -> list[dict[str, Any]]:
     """Every object of the component, in apply order (PVC and ConfigMap before the CronJobs using them)."""
     objects: list[dict[str, Any]] = []
-    if config.databases:
-        objects += [backups_pvc(config), scratch_config_map(config)]
-        for db in config.databases:
+    for namespace in config.namespaces:
+        objects += [backups_pvc(config, namespace), scratch_config_map(config, namespace)]
+        for db in config.databases_in(namespace):
             objects += [dump_cronjob(config, db, image), verify_cronjob(config, db, image)]
-        objects.append(prune_cronjob(config, image))
+        objects.append(prune_cronjob(config, image, namespace))
     if config.cleanup.enabled:
         objects.append(cleanup_cronjob(config))
     return objects

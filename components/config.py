@@ -27,7 +27,7 @@ import pulumi
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticUndefined
 
-from components.models.backups import BackupsConfig
+from components.models.backups import BackupsConfig, default_databases
 from components.models.lab_database import LabDatabaseConfig
 from components.models.notebook_templates import NotebookTemplatesConfig
 from components.models.paper_environments import PaperEnvironmentsConfig
@@ -56,6 +56,22 @@ class StackConfig(Section):
     paper_environments: PaperEnvironmentsConfig = Field(
         default_factory=lambda: PaperEnvironmentsConfig(), description="PaperEnvironments component: Spyglass paper exports as hub profiles."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_backup_databases(cls, data: Any) -> Any:
+        """`backups.databases` not listed: the databases the stack deploys (models/backups.py `default_databases`).
+
+        Before validation, so the Backups section is validated once, defaults included.
+        A labDatabase section that does not parse adds nothing here: its own validation reports it.
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("backups"), dict) or "databases" in data["backups"]:
+            return data
+        try:
+            lab_database = LabDatabaseConfig.model_validate(data.get("labDatabase", {}))
+        except ValidationError:
+            return data
+        return {**data, "backups": {**data["backups"], "databases": default_databases(lab_database)}}
 
     @model_validator(mode="after")
     def _cross_component(self) -> StackConfig:

@@ -34,12 +34,11 @@ import pulumi_kubernetes as k8s
 
 from components import images, mysql_sidecar
 from components.labels import standard_labels
-from components.models.lab_database import PASSWORD_KEY, PORT, ROLES_SQL_KEY, LabDatabaseConfig
+from components.models.lab_database import CLIENT_LABEL, PASSWORD_KEY, PORT, ROLES_SQL_KEY, LabDatabaseConfig
 from components.quantities import parse_memory_quantity
 from components.stack_secrets import LabDatabaseSecrets
 
 MYSQL_UID = 999  # `mysql` in the official image
-CLIENT_LABEL = "labhub.io/lab-db-client"  # pods of this namespace allowed to connect (the roles Job; backups)
 TOOLS_UID = 10001  # docker/db/Dockerfile's USER
 ROLES_MOUNT, PASSWORDS_MOUNT, ROOT_MOUNT = "/etc/labhub/roles", "/etc/labhub/passwords", "/etc/labhub/root"
 TOOLS_DOCKERFILE = "docker/db/Dockerfile"

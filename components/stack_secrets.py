@@ -13,6 +13,7 @@ relies on Helm `lookup`, which a rendered chart cannot do).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ import pulumi_random as random
 
 from components.config import StackConfig, needed_external_secret
 from components.labels import standard_labels
-from components.models.lab_database import PASSWORD_KEY
+from components.models.lab_database import CLIENT_CNF_KEY, PASSWORD_KEY, backup_client_cnf
 from components.models.xnat_hub import ACCOUNT_PASSWORD_KEY, POSTGRES_PASSWORD_KEY
 from components.mysql_sidecar import INIT_SQL_KEY, root_password_init_sql
 from components.mysql_sidecar import secret_data as mysql_secret_data
@@ -62,6 +63,7 @@ class LabDatabaseSecrets:
 
     root_secret: k8s.core.v1.Secret  # keys: PASSWORD_KEY, and mysql_sidecar.INIT_SQL_KEY (re-sets root's password at start)
     account_secrets: Mapping[str, k8s.core.v1.Secret]  # account name -> its Secret, in RolesSpec order (users, then backup)
+    backup_secret: k8s.core.v1.Secret | None  # the backup account's (also key CLIENT_CNF_KEY, the dump CronJob's); None: roles.backupUser null
     root_rotation: str  # rotation keeper of root's password: the server restarts when it changes
     accounts_rotation: str  # rotation keeper of the accounts' passwords: the roles Job runs again when it changes
 
@@ -155,12 +157,17 @@ class StackSecrets(pulumi.ComponentResource):
         for account in db_accounts(db.roles):
             k8s_name = db.backup_secret_name if account == db.roles.backup_user else db.user_secret_name(account)
             password = self._password("labDatabaseUserPasswords", resource=f"lab-db-account-{account}")
-            # One Secret per account: the roles Job mounts them all, each user only their own.
-            accounts[account] = self._k8s_secret(f"lab-db-account-{account}", k8s_name, namespace, {PASSWORD_KEY: password})
+            data: dict[str, pulumi.Input[str]] = {PASSWORD_KEY: password}
+            if account == db.roles.backup_user:
+                # The backup CronJobs (in this namespace) read the account as the backup tool does: a [client] option file.
+                data[CLIENT_CNF_KEY] = password.apply(functools.partial(backup_client_cnf, account))
+            # One Secret per account: the roles Job mounts them all (key password), each user only their own.
+            accounts[account] = self._k8s_secret(f"lab-db-account-{account}", k8s_name, namespace, data)
         keeper = self._config.secrets.keeper
         return LabDatabaseSecrets(
             root_secret=root,
             account_secrets=accounts,
+            backup_secret=accounts.get(db.roles.backup_user) if db.roles.backup_user is not None else None,
             root_rotation=keeper("labDatabaseRootPassword"),
             accounts_rotation=keeper("labDatabaseUserPasswords"),
         )

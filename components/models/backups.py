@@ -1,9 +1,19 @@
 """`labhub:backups`: database backups as CronJobs, and the lab's file cleanup; args of Backups.
 
-Every database to back up is listed explicitly (kind, host, port, and the
-Secret holding its client credentials file). Defaults from the components
-that run the lab MySQL and the XNAT Postgres are a follow-up: those
-components are not in this version (see docs/backups.md).
+Each database to back up is an entry of `databases` (kind, host, port, and the
+Secret holding its client credentials file). When the stack file does not
+list `databases`, they default to the lab MySQL when labDatabase is on
+(`default_databases`, applied by StackConfig before validation); `databases: []`
+means none.
+
+Where a database's CronJobs run: in its `namespace`, which defaults to the
+component's. A pod can only mount Secrets of its own namespace, so the
+default lab MySQL entry runs in the lab database's namespace, next to the
+credentials Secret StackSecrets keeps there (and inside that namespace's
+NetworkPolicy, with the client label it admits). The alternative, a copy of
+the credentials in the backups namespace, would put the same password in two
+places and open the database to a second namespace; a PVC (and a prune job)
+per namespace is the smaller cost.
 
 The credentials Secret of a database holds one key: `my.cnf` (MySQL: a
 `[client]` section with `user` and `password`) or `pg_service.conf`
@@ -19,6 +29,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from components.fields import DnsLabel, PinnedImage
+from components.models.lab_database import CLIENT_LABEL as LAB_DATABASE_CLIENT_LABEL
+from components.models.lab_database import PORT as LAB_DATABASE_PORT
+from components.models.lab_database import LabDatabaseConfig
 from components.models.section import Section
 
 K8S_NAME = "labhub-backups"  # PVC, ConfigMap, and the prefix of every CronJob
@@ -44,6 +57,10 @@ class BackupDatabase(Section):
     port: int | None = Field(None, ge=1, le=65535, description="Server port (default 3306 for mysql, 5432 for postgres).")
     credentials_from: DnsLabel = Field(description="Name of the Secret in the backups namespace with key my.cnf (mysql) or pg_service.conf (postgres, section [labhub]).")
     scratch_image: PinnedImage | None = Field(None, description="Server image the weekly verify restores into (default mysql:8.0.40 / postgres:16.4): use the lab server's version.")
+    namespace: DnsLabel | None = Field(
+        None, description="Namespace of this database's CronJobs and backups PVC, where credentialsFrom is (default: the component's namespace)."
+    )
+    pod_labels: dict[str, str] = Field(default_factory=dict, description="Labels of the dump pods, e.g. the one the database's NetworkPolicy admits.")
 
     @model_validator(mode="after")
     def _short_name(self) -> BackupDatabase:
@@ -74,7 +91,7 @@ class Offsite(Section):
     bucket: str = Field(min_length=3, max_length=63, description="S3 bucket each finished backup is copied to, then checked.")
     prefix: str = Field("", description="Key prefix in the bucket.")
     endpoint_url: str | None = Field(None, pattern=r"^https?://", description="S3-compatible endpoint (MinIO, Ceph...); default AWS.")
-    credentials_from: DnsLabel = Field(description="Name of the Secret with key `credentials`: an AWS shared credentials file ([default] aws_access_key_id/aws_secret_access_key).")
+    credentials_from: DnsLabel = Field(description="Name of the Secret with key `credentials`: an AWS shared credentials file ([default] aws_access_key_id/aws_secret_access_key), in every namespace with dump jobs.")
 
 
 class Cleanup(Section):
@@ -108,7 +125,7 @@ class Cleanup(Section):
 
 class BackupsConfig(Section):
     enabled: bool = Field(False, description="Deploy the backup CronJobs (and the cleanup CronJob when cleanup.enabled).")
-    namespace: DnsLabel = Field("labhub-backups", description="Namespace of the CronJobs and the backups PVC; the credentials Secrets must be there.")
+    namespace: DnsLabel = Field("labhub-backups", description="Namespace of the cleanup CronJob and of each database's CronJobs and backups PVC unless it names its own.")
     create_namespace: bool = Field(False, description="Create the namespace (leave false when another component or the operator owns it).")
     image: PinnedImage | None = Field(None, description="A prebuilt backup image; when unset it is built from docker/backup/Dockerfile.")
     registry: str | None = Field(None, description="Registry to push the built image to (required when image is unset).")
@@ -121,7 +138,11 @@ class BackupsConfig(Section):
     storage_class: str | None = Field(None, description="StorageClass of the backups PVC (default: the cluster's).")
     deadline_seconds: int = Field(6 * 3600, ge=60, description="activeDeadlineSeconds of a dump or verify run.")
     offsite: Offsite | None = Field(None, description="Copy each finished backup to S3-compatible storage, checked after upload.")
-    databases: list[BackupDatabase] = Field(default_factory=list, description="The databases to back up.")
+    databases: list[BackupDatabase] = Field(
+        default_factory=list,
+        description="The databases to back up (name, kind, host, port, credentialsFrom, namespace, podLabels, scratchImage). "
+        "Not listed: the lab MySQL when labDatabase is on (docs/backups.md); [] means none.",
+    )
     cleanup: Cleanup = Field(default_factory=Cleanup, description="The lab's weekly file cleanup.")
 
     @model_validator(mode="after")
@@ -133,10 +154,21 @@ class BackupsConfig(Section):
         if duplicates:
             raise ValueError(f"databases: name {duplicates[0]!r} is used twice")
         if self.enabled and not self.databases and not self.cleanup.enabled:
-            raise ValueError("enabled but there is nothing to do: list databases or enable cleanup")
+            raise ValueError("enabled but there is nothing to do: list databases, enable labDatabase (backed up by default) or enable cleanup")
         if self.enabled and self.databases and self.image is None and self.registry is None:
             raise ValueError("needs either image (prebuilt) or registry (to push the built image)")
         return self
+
+    def namespace_of(self, db: BackupDatabase) -> str:
+        return db.namespace or self.namespace
+
+    @property
+    def namespaces(self) -> list[str]:
+        """Every namespace with backup CronJobs, in the order of the databases (each gets a PVC and a prune job)."""
+        return list(dict.fromkeys(self.namespace_of(db) for db in self.databases))
+
+    def databases_in(self, namespace: str) -> list[BackupDatabase]:
+        return [db for db in self.databases if self.namespace_of(db) == namespace]
 
     @property
     def pvc_name(self) -> str:
@@ -145,3 +177,23 @@ class BackupsConfig(Section):
     @property
     def scratch_config_map_name(self) -> str:
         return f"{K8S_NAME}-scratch-clients"
+
+
+def default_databases(lab_database: LabDatabaseConfig) -> list[dict[str, object]]:
+    """The `databases` entries (stack-file spelling) a stack gets when it does not list any.
+
+    The lab MySQL when labDatabase is on and has a backup account: its CronJobs
+    run in the database's namespace, where StackSecrets writes the backup
+    account's client file (key my.cnf) into the `<name>-backup` Secret, with the
+    client label the database's NetworkPolicy admits.
+    """
+    defaults: list[dict[str, object]] = []
+    if lab_database.enabled and lab_database.roles.backup_user is not None:
+        defaults.append(
+            {
+                "name": lab_database.name, "kind": "mysql", "host": lab_database.host, "port": LAB_DATABASE_PORT,
+                "credentialsFrom": lab_database.backup_secret_name, "namespace": lab_database.namespace,
+                "podLabels": {LAB_DATABASE_CLIENT_LABEL: "true"}, "scratchImage": lab_database.image,
+            }
+        )  # fmt: skip
+    return defaults

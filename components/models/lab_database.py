@@ -19,6 +19,13 @@ from labhub.db.roles import RolesSpec, render_sql
 PORT = 3306
 ROLES_SQL_KEY = "roles.sql"
 PASSWORD_KEY = "password"  # pragma: allowlist secret
+CLIENT_CNF_KEY = "my.cnf"  # the backup account's Secret: a [client] option file, as the backup tool reads it
+CLIENT_LABEL = "labhub.io/lab-db-client"  # pods of the database's namespace its NetworkPolicy admits (the roles Job, backups)
+
+
+def backup_client_cnf(user: str, password: str) -> str:
+    """The backup account's `my.cnf` ([client] user and password; host and port are the CronJob's flags)."""
+    return f"[client]\nuser={user}\npassword={password}\n"
 
 
 class LabDatabaseConfig(Section):

@@ -57,6 +57,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from labhub.backup.mysql_accounts import BACKUP_PRIVILEGES
+
 Dialect = Literal["mysql8", "mariadb"]
 DIALECTS: tuple[Dialect, ...] = ("mysql8", "mariadb")
 RoleName = Literal["guest", "collab", "user", "admin"]
@@ -72,12 +74,9 @@ DEFAULT_SHARED_MODULES: tuple[str, ...] = (
 )  # fmt: skip
 # Spyglass #1065: dj_user gets every privilege on shared prefixes except CREATE.
 SHARED_PRIVILEGES_WITHOUT_CREATE = "SELECT, INSERT, UPDATE, DELETE, ALTER, DROP, INDEX, REFERENCES, LOCK TABLES"
-# What a consistent logical dump of the whole server needs, and no more: read every table
-# (global SELECT also covers the mysql schema, so accounts and grants, and routines on
-# MySQL 8), views, triggers and events; LOCK TABLES for non-transactional tables;
-# PROCESS for tablespace metadata (MySQL >= 8.0.21); RELOAD for FLUSH TABLES WITH READ LOCK
-# when the dump records the binary-log position. No write privilege of any kind.
-BACKUP_PRIVILEGES = "SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, PROCESS, RELOAD"
+# The backup account gets exactly what the backup tool's dump needs (labhub.backup.mysql_accounts
+# says why each one): no PROCESS or RELOAD (the tool dumps with --single-transaction and
+# --no-tablespaces, so it takes no global lock and reads no tablespace metadata), no write privilege.
 
 MAX_USER_NAME = 32  # MySQL 8's limit on account names (MariaDB allows 128; the lab runs MySQL).
 _NAME = re.compile(r"[a-z][a-z0-9_]*")

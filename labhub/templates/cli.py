@@ -16,12 +16,12 @@ Every mistake a user can make here is a `UserError`: one line, exit 2.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 import asyncio
 import json
 import logging
 import os
 import secrets
+from typing import Any
 
 from labhub.errors import UserError
 from labhub.templates.naming import NameError_, check_segment

@@ -134,6 +134,31 @@ def test_the_image_is_built_from_docker_backup_by_the_shared_image_code(rendered
 
 def test_the_prod_stack_renders_the_backup_jobs(stack_runs) -> None:  # type: ignore[no-untyped-def]
     jobs = cron_jobs(stack_runs["prod"])
-    assert {"labhub-backups-lab-mysql", "labhub-backups-lab-mysql-verify", "labhub-backups-prune", "labhub-backups-cleanup"} <= set(jobs)
+    assert {"labhub-backups-lab-db", "labhub-backups-lab-db-verify", "labhub-backups-prune", "labhub-backups-cleanup"} <= set(jobs)
     for job in jobs.values():
         kubernetes_validate.validate(job, kubernetes_validate.latest_version(), strict=True)
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def test_the_prod_lab_mysql_is_backed_up_by_default_in_its_namespace_and_only_the_dump_pod_is_admitted(stack_runs) -> None:  # type: ignore[no-untyped-def]
+    """prod lists no databases: the lab MySQL's jobs run in lab-db, where its Secret and NetworkPolicy are."""
+    run = stack_runs["prod"]
+    by_place = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs for r in run.by_type(CRON_JOB)}
+    assert sorted(by_place) == [
+        ("lab-db", "labhub-backups-lab-db"), ("lab-db", "labhub-backups-lab-db-verify"), ("lab-db", "labhub-backups-prune"),
+        ("spyglass", "labhub-backups-cleanup"),
+    ]  # fmt: skip
+    pods = {name: job["spec"]["jobTemplate"]["spec"]["template"] for (_, name), job in by_place.items()}
+    dump = pods["labhub-backups-lab-db"]
+    assert {"name": "credentials", "secret": {"secretName": "lab-db-backup", "defaultMode": 0o400}} in dump["spec"]["volumes"]
+    command = dump["spec"]["containers"][0]["command"]
+    assert command[:8] == ["labhub", "backup", "mysql", "dump", "--defaults-file", "/etc/labhub/db/my.cnf", "--host", "lab-db.lab-db.svc.cluster.local"]
+    claims = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) for r in run.by_type("kubernetes:core/v1:PersistentVolumeClaim")}
+    assert ("lab-db", "labhub-backups-data") in claims
+    (policy,) = [r.inputs for r in run.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.inputs["metadata"]["name"] == "lab-db"]
+    same_namespace = [peer["podSelector"]["matchLabels"] for peer in policy["spec"]["ingress"][0]["from"] if "namespaceSelector" not in peer]
+    admitted = {name for name, pod in pods.items() if any(_selects(selector, pod["metadata"]["labels"]) for selector in same_namespace)}
+    assert admitted == {"labhub-backups-lab-db"}, "the dump pod reaches mysqld; verify (scratch server) and prune do not"

@@ -18,7 +18,14 @@ a throwaway server on a free port, so `port=` in the rendered scratch client
 file is set to it.
 
 Order, as the schedules run them: dump, verify (restore into the scratch
-server, compare with the manifest), prune. The cleanup CronJob needs Spyglass
+server, compare with the manifest), prune.
+
+The prod stack's default lab MySQL entry (no `databases` listed) is run the
+same way from the whole program's render: its dump CronJob, the generated
+`lab-db-backup` Secret's my.cnf as the kubelet lays it out, and the account
+made with the password from that Secret and exactly the rendered roles SQL's
+GRANT line. Substituted there: the Service's host and port (the throwaway
+server's), and the --s3-* flags dropped (prod copies to AWS). The cleanup CronJob needs Spyglass
 and is checked under mocks only (tests/components/test_backups.py).
 """
 
@@ -185,3 +192,61 @@ def test_the_rendered_dump_verify_and_prune_commands_work_against_real_servers(
     prune = run_cron_job(rendered["jobs"]["labhub-backups-prune"], contents, shared, tmp_path / "prune")
     assert prune.returncode == 0, prune.stderr
     assert backup.is_dir(), "the newest verified backup survives prune"
+
+
+def _without_offsite(command: list[str]) -> list[str]:
+    """Drop the --s3-* flags: prod copies to AWS; the off-site copy runs against a real S3 server in test_backup_offsite.py."""
+    out: list[str] = []
+    args = iter(command)
+    for arg in args:
+        if arg.startswith("--s3-"):
+            next(args)
+        else:
+            out.append(arg)
+    return out
+
+
+def _pointed_at(command: list[str], port: int) -> list[str]:
+    """The one other substitution: the Service's host and port become the throwaway server's."""
+    out = list(command)
+    out[out.index("--host") + 1], out[out.index("--port") + 1] = "127.0.0.1", str(port)
+    return out
+
+
+def test_the_prod_default_lab_mysql_dump_works_with_the_generated_secret_as_the_backup_account(
+    stack_runs: dict[str, Any], mariadb_factory: Any, tmp_path: Path
+) -> None:
+    """prod lists no databases: its lab MySQL dump CronJob, its Secret's my.cnf and the roles SQL's grants, on a real server."""
+    from pulumi.runtime import rpc
+
+    run = stack_runs["prod"]
+    (job,) = [integers(r.inputs) for r in run.by_type("kubernetes:batch/v1:CronJob") if r.inputs["metadata"]["name"] == "labhub-backups-lab-db"]
+    (secret,) = [r.inputs for r in run.by_type("kubernetes:core/v1:Secret") if r.inputs["metadata"]["name"] == "lab-db-backup"]
+    (roles,) = [r.inputs for r in run.by_type("kubernetes:core/v1:ConfigMap") if r.inputs["metadata"]["name"] == "lab-db-roles"]
+    secret_data = rpc.unwrap_rpc_secret(secret["stringData"])
+    (grant,) = [line for line in roles["data"]["roles.sql"].splitlines() if line.startswith("GRANT") and "'labhub_backup'@'%'" in line]
+
+    datadir = mariadb_factory.new_datadir("cron-prod-lab-db")
+    sock, port = datadir.parent / "mysqld.sock", mariadb_factory.free_port()
+    args = ["--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={port}", "--bind-address=127.0.0.1", "--skip-name-resolve"]
+    server = mariadb_factory.start(datadir, args, socket_path=sock, port=port)
+    with server.root() as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE common_lab")
+        cur.execute("CREATE TABLE common_lab.t (id INT PRIMARY KEY, note TEXT)")
+        cur.execute("INSERT INTO common_lab.t VALUES (1, 'a'), (2, 'b')")
+        # The account as the roles Job makes it: the Secret's password, exactly the rendered grant.
+        cur.execute("CREATE USER 'labhub_backup'@'%%' IDENTIFIED BY %s", (secret_data["password"],))
+        cur.execute(grant.rstrip(";"))
+
+    container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = _pointed_at(_without_offsite(container["command"]), port)
+    contents = {"lab-db-backup": secret_data, "backup-offsite-s3": {"credentials": "[default]\n"}}
+    pvc = tmp_path / "pvc"
+    pvc.mkdir()
+    dump = run_cron_job(job, contents, {"labhub-backups-data": pvc}, tmp_path / "dump")
+    assert dump.returncode == 0, dump.stderr
+    (backup,) = [p for p in (pvc / "lab-db").iterdir() if not p.name.startswith(".")]
+    manifest = json.loads((backup / "manifest.json").read_text())
+    (schema,) = [s for s in manifest["schemas"] if s["name"] == "common_lab"]
+    assert schema["tables"]["t"]["rows"] == 2
+    assert secret_data["password"] not in dump.stdout + dump.stderr

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -213,24 +212,28 @@ def test_a_changed_spec_converges_create_is_taken_back_and_a_demoted_user_loses_
         assert lab.apply(SPEC).returncode == 0
 
 
-def test_the_backup_account_dumps_everything_in_one_consistent_pass_and_writes_nothing(lab: LabServer, tmp_path: Path) -> None:
-    dump = shutil.which("mariadb-dump") or shutil.which("mysqldump")
-    assert dump, "mariadb-dump is installed with the server (scripts/install-system-deps)"
+def test_the_backup_account_dumps_everything_with_the_backup_tool_and_writes_nothing(lab: LabServer, tmp_path: Path) -> None:
+    """The roles SQL's backup grants (no PROCESS, no RELOAD) are enough for `labhub backup mysql dump`, accounts included."""
     option_file = tmp_path / "backup.cnf"
     password = lab.passwords["labhub_backup"].replace("\\", "\\\\").replace('"', '\\"')
-    option_file.write_text(f'[client]\nhost=127.0.0.1\nport={lab.port}\nuser=labhub_backup\npassword="{password}"\n')
+    option_file.write_text(f'[client]\nuser=labhub_backup\npassword="{password}"\n')
+    option_file.chmod(0o400)
     with lab.root.cursor() as cur:
         cur.execute("CREATE VIEW common_session.v AS SELECT a FROM common_session.t")
         cur.execute("CREATE TRIGGER common_session.tr BEFORE INSERT ON common_session.t FOR EACH ROW SET NEW.a = NEW.a")
         cur.execute("CREATE PROCEDURE common_session.p() SELECT 1")
         cur.execute("CREATE EVENT common_session.e ON SCHEDULE EVERY 1 DAY DO SELECT 1")
-    flags = ["--single-transaction", "--routines", "--events", "--triggers", "--all-databases", "--max-allowed-packet=512M"]
-    result = subprocess.run([dump, f"--defaults-file={option_file}", *flags], capture_output=True, text=True, timeout=120)
+    command = ["backup", "mysql", "dump", "--defaults-file", str(option_file), "--host", "127.0.0.1", "--port", str(lab.port), "--dest", str(tmp_path / "out"), "--name", "lab"]
+    result = subprocess.run([sys.executable, "-m", "labhub.cli", *command], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
-    for needle in ("CREATE TABLE `t`", "VIEW `v`", "TRIGGER", "PROCEDURE `p`", "EVENT `e`"):
-        assert needle in result.stdout, needle
-    # The accounts come along (MariaDB keeps them in mysql.global_priv; MySQL 8 in mysql.user).
-    assert "INSERT INTO `global_priv`" in result.stdout and "'ursula'" in result.stdout
+    (backup,) = (tmp_path / "out").glob("lab-*")
+    manifest = json.loads((backup / "manifest.json").read_text())
+    common = next(schema for schema in manifest["schemas"] if schema["name"] == "common_session")
+    assert (common["views"], common["routines"], common["events"], common["triggers"]) == (["v"], ["procedure p"], ["e"], 1)
+    assert common["tables"]["t"]["rows"] >= 1
+    # The accounts come along, read from the mysql schema with global SELECT.
+    accounts = subprocess.run(["zstd", "-dc", str(backup / manifest["accounts"])], capture_output=True, text=True, check=True).stdout
+    assert "TO `ursula`@`%`" in accounts and "TO `labhub_backup`@`%`" in accounts
     with lab.login("labhub_backup") as conn, conn.cursor() as cur:
         for write in ("INSERT INTO common_session.t VALUES (9)", "CREATE DATABASE backup_scratch", "DROP TABLE gina_scratch.t"):
             with pytest.raises(pymysql.err.OperationalError):

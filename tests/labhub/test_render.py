@@ -159,14 +159,16 @@ def test_out_under_a_file_is_one_line_naming_the_file(tmp_path: Path, capsys) ->
 
 @pytest.mark.integration
 def test_out_in_a_read_only_folder_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
-    """Run as an unprivileged user (root ignores folder permissions), on a folder it may read but not write."""
+    """A folder its owner may read but not write. Root ignores folder permissions through CAP_DAC_OVERRIDE, so
+    labhub runs as root without that capability: it stays the owner of the project (which may sit in a folder
+    only root can enter, as CI's clone does) while the folder's mode applies to it."""
     if os.geteuid() != 0:
-        pytest.skip("needs root to run labhub as another user (setpriv)")
+        pytest.skip("needs root to drop CAP_DAC_OVERRIDE (setpriv)")
     base = Path(tempfile.mkdtemp(prefix="labhub-ro-"))
     try:
-        base.chmod(0o755)
         (base / "ro").mkdir(mode=0o555)
-        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-m", "labhub.cli",
+        dropped = "-dac_override,-dac_read_search"
+        command = ["setpriv", f"--bounding-set={dropped}", f"--inh-caps={dropped}", sys.executable, "-m", "labhub.cli",
                    "render", "--stack", "dev", "--out", str(base / "ro" / "out")]  # fmt: skip
         done = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
         assert (done.returncode, done.stdout) == (2, "")

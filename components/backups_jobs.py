@@ -28,6 +28,7 @@ from typing import Any
 
 from components.labels import standard_labels
 from components.models.backups import K8S_NAME, BackupDatabase, BackupsConfig
+from components.pod_security import restricted_container, restricted_pod
 
 BACKUPS_MOUNT = "/backups"
 CREDENTIALS_MOUNT = "/etc/labhub/db"
@@ -76,14 +77,6 @@ def prune_command(config: BackupsConfig, namespace: str) -> list[str]:
             "--keep-weekly", str(retention.weekly), "--keep-monthly", str(retention.monthly)]  # fmt: skip
 
 
-def _security(read_only_root: bool = True) -> dict[str, Any]:
-    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": read_only_root, "capabilities": {"drop": ["ALL"]}}
-
-
-def _pod_security() -> dict[str, Any]:
-    return {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "fsGroup": UID, "seccompProfile": {"type": "RuntimeDefault"}}
-
-
 def _tool_container(name: str, image: str, command: list[str], mounts: list[dict[str, Any]], env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "name": name,
@@ -91,7 +84,7 @@ def _tool_container(name: str, image: str, command: list[str], mounts: list[dict
         "command": command,
         "env": [{"name": "HOME", "value": "/tmp"}, *(env or [])],
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *mounts],
-        "securityContext": _security(),
+        "securityContext": restricted_container(),
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}},
     }
 
@@ -140,7 +133,7 @@ def dump_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[
         mounts.append({"name": "offsite", "mountPath": OFFSITE_MOUNT, "readOnly": True})
         volumes.append(_secret_volume("offsite", config.offsite.credentials_from))
         env = [{"name": "AWS_SHARED_CREDENTIALS_FILE", "value": f"{OFFSITE_MOUNT}/credentials"}, {"name": "AWS_CONFIG_FILE", "value": "/dev/null"}]
-    pod = {"securityContext": _pod_security(), "containers": [_tool_container("dump", image, dump_command(config, db), mounts, env)], "volumes": volumes}
+    pod = {"securityContext": restricted_pod(UID), "containers": [_tool_container("dump", image, dump_command(config, db), mounts, env)], "volumes": volumes}
     # Only the dump pod carries the database's pod labels: it is the one backup pod that connects to the server.
     return _cronjob(config, config.namespace_of(db), f"{K8S_NAME}-{db.name}", "backup", config.schedule, pod, config.deadline_seconds, db.pod_labels)
 
@@ -178,7 +171,7 @@ def verify_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dic
         # pod-wide runAsNonRoot; the verify container itself runs as 10001.
         "securityContext": {"fsGroup": UID, "seccompProfile": {"type": "RuntimeDefault"}},
         "initContainers": [_scratch_server(db)],
-        "containers": [{**_tool_container("verify", image, verify_command(db), mounts), "securityContext": {**_security(), "runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID}}],
+        "containers": [{**_tool_container("verify", image, verify_command(db), mounts), "securityContext": {**restricted_container(), "runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID}}],
         "volumes": volumes,
     }
     return _cronjob(config, config.namespace_of(db), f"{K8S_NAME}-{db.name}-verify", "backup-verify", config.verify_schedule, pod, config.deadline_seconds)
@@ -187,7 +180,7 @@ def verify_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dic
 def prune_cronjob(config: BackupsConfig, image: str, namespace: str) -> dict[str, Any]:
     """The retention job of one namespace's backups PVC."""
     pod = {
-        "securityContext": _pod_security(),
+        "securityContext": restricted_pod(UID),
         "containers": [_tool_container("prune", image, prune_command(config, namespace), [{"name": "backups", "mountPath": BACKUPS_MOUNT}])],
         "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}}],
     }
@@ -213,7 +206,7 @@ def cleanup_cronjob(config: BackupsConfig) -> dict[str, Any]:
         volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": cleanup.data_claim}})
     container = {
         "name": "cleanup", "image": cleanup.image, "command": list(cleanup.command), "env": env, "volumeMounts": mounts,
-        "securityContext": _security(read_only_root=False),
+        "securityContext": restricted_container(read_only_root=False),
         "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
     }  # fmt: skip
     pod = {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 100, "fsGroup": 100}, "containers": [container], "volumes": volumes}

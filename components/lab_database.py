@@ -35,6 +35,7 @@ import pulumi_kubernetes as k8s
 from components import images, mysql_sidecar
 from components.labels import standard_labels
 from components.models.lab_database import CLIENT_LABEL, PASSWORD_KEY, PORT, ROLES_SQL_KEY, LabDatabaseConfig
+from components.pod_security import restricted_container, restricted_pod
 from components.quantities import parse_memory_quantity
 from components.stack_secrets import LabDatabaseSecrets
 
@@ -81,10 +82,7 @@ def statefulset_spec(config: LabDatabaseConfig, labels: dict[str, str], config_m
             "metadata": {"labels": labels, "annotations": {"labhub.io/root-password-rotation": root_rotation}},
             "spec": {
                 "automountServiceAccountToken": False,
-                "securityContext": {
-                    "runAsNonRoot": True, "runAsUser": MYSQL_UID, "runAsGroup": MYSQL_UID, "fsGroup": MYSQL_UID,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },  # fmt: skip
+                "securityContext": restricted_pod(MYSQL_UID),
                 "containers": [
                     {
                         "name": "mysql",
@@ -105,7 +103,7 @@ def statefulset_spec(config: LabDatabaseConfig, labels: dict[str, str], config_m
                         "readinessProbe": {**ping, "periodSeconds": 10, "timeoutSeconds": 5},
                         "livenessProbe": {"tcpSocket": {"port": "mysql"}, "periodSeconds": 20, "timeoutSeconds": 5, "failureThreshold": 6},
                         "resources": config.resources.manifest(),
-                        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                        "securityContext": restricted_container(read_only_root=False),
                     }
                 ],
                 "volumes": [
@@ -136,10 +134,7 @@ def roles_job_spec(config: LabDatabaseConfig, image: Any, roles_map: Any, secret
                 "restartPolicy": "Never",
                 "automountServiceAccountToken": False,
                 # fsGroup: the kubelet gives the Secret files (mode 0400) to this group, read-only, so uid 10001 can read them.
-                "securityContext": {
-                    "runAsNonRoot": True, "runAsUser": TOOLS_UID, "runAsGroup": TOOLS_UID, "fsGroup": TOOLS_UID,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },  # fmt: skip
+                "securityContext": restricted_pod(TOOLS_UID),
                 "containers": [
                     {
                         "name": "apply-roles",
@@ -154,7 +149,7 @@ def roles_job_spec(config: LabDatabaseConfig, image: Any, roles_map: Any, secret
                             {"name": "root", "mountPath": ROOT_MOUNT, "readOnly": True},
                         ],
                         "resources": {"limits": {"memory": "128Mi", "cpu": "500m"}, "requests": {"memory": "64Mi", "cpu": "50m"}},
-                        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
+                        "securityContext": restricted_container(),
                     }
                 ],
                 "volumes": [

@@ -28,6 +28,7 @@ from components import images
 from components.config import ConfigError
 from components.labels import standard_labels
 from components.models.notebook_templates import K8S_NAME, SERVICE_NAME, NotebookTemplatesConfig
+from components.pod_security import restricted_container, restricted_pod
 from components.stack_secrets import TEMPLATES_API_TOKEN_KEY, TEMPLATES_SIGNING_KEY_KEY, NotebookTemplatesSecrets
 
 PORT = 8080
@@ -218,7 +219,7 @@ def _deployment_spec(
             "metadata": {"labels": pod_labels, "annotations": {"labhub.io/templates-sha256": digest}},
             "spec": {
                 "automountServiceAccountToken": False,
-                "securityContext": {"runAsNonRoot": True, "runAsUser": run_as, "runAsGroup": run_as, "seccompProfile": {"type": "RuntimeDefault"}},
+                "securityContext": restricted_pod(run_as, fs_group=False),
                 "containers": [
                     {
                         "name": "server",
@@ -237,7 +238,7 @@ def _deployment_spec(
                             "limits": {"memory": config.memory_limit, "cpu": str(config.cpu_limit)},
                             "requests": {"memory": "64Mi", "cpu": "50m"},
                         },
-                        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
+                        "securityContext": restricted_container(),
                     }
                 ],
                 "volumes": volumes,

@@ -23,6 +23,7 @@ import pulumi_kubernetes as k8s
 
 from components.labels import standard_labels
 from components.models.xnat_hub import POSTGRES_PASSWORD_KEY, PostgresConfig
+from components.pod_security import restricted_container, restricted_pod
 
 PORT = 5432
 RUN_AS = 999  # the postgres user of the official Debian-based image
@@ -66,11 +67,7 @@ def postgres_manifests(
         "startupProbe": _probe(config, periodSeconds=2, failureThreshold=90),  # first start runs initdb
         "readinessProbe": _probe(config, periodSeconds=5, failureThreshold=3),
         "livenessProbe": _probe(config, periodSeconds=15, timeoutSeconds=5, failureThreshold=4),
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": restricted_container(),
         "volumeMounts": [
             {"name": "data", "mountPath": DATA_MOUNT},
             {"name": "run", "mountPath": "/var/run/postgresql"},  # the server's socket and lock file
@@ -92,10 +89,7 @@ def postgres_manifests(
                 "metadata": {"labels": labels},
                 "spec": {
                     "automountServiceAccountToken": False,
-                    "securityContext": {
-                        "runAsUser": RUN_AS, "runAsGroup": RUN_AS, "fsGroup": RUN_AS, "runAsNonRoot": True,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },  # fmt: skip
+                    "securityContext": restricted_pod(RUN_AS),
                     "containers": [container],
                     "volumes": [{"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}, {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
                 },

@@ -37,6 +37,77 @@ class Language:
     render_cell: Callable[[dict[str, Any]], str]
 
 
+# -- the languages whose values nest (Python, Julia, R) ------------------------
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How a language spells each JSON value: its words for null and the booleans, its integers and strings,
+    the brackets of lists and objects, and how a cell line assigns a value."""
+
+    null: str
+    true: str
+    false: str
+    integer: Callable[[int], str]
+    string: Callable[[str], str]
+    list_brackets: tuple[str, str]
+    dict_brackets: tuple[str, str]
+    pair: str  # "{key}" and "{value}" are filled in
+    assignment: str  # "{name}" and "{value}" are filled in
+    unset_comment: str = ""  # appended to a line whose value is null
+
+
+def _literal(spelling: Spelling, value: Any) -> str:
+    if value is None:
+        return spelling.null
+    if isinstance(value, bool):  # before int: True is an int
+        return spelling.true if value else spelling.false
+    if isinstance(value, int):
+        return spelling.integer(value)
+    if isinstance(value, float):
+        return repr(value)  # finite (check_value), and every language here reads Python's shortest repr back exactly
+    if isinstance(value, str):
+        return spelling.string(value)
+    if isinstance(value, list):
+        opening, closing = spelling.list_brackets
+        return opening + ", ".join(_literal(spelling, v) for v in value) + closing
+    if isinstance(value, dict):
+        opening, closing = spelling.dict_brackets
+        pairs = (spelling.pair.format(key=spelling.string(k), value=_literal(spelling, v)) for k, v in value.items())
+        return opening + ", ".join(pairs) + closing
+    raise ParameterError(f"unsupported value type {type(value).__name__}")
+
+
+def _cell_renderer(spelling: Spelling) -> Callable[[dict[str, Any]], str]:
+    def render(params: dict[str, Any]) -> str:
+        lines = []
+        for name, value in params.items():
+            comment = spelling.unset_comment if value is None else ""
+            lines.append(spelling.assignment.format(name=name, value=_literal(spelling, value)) + comment)
+        return "\n".join(lines)
+
+    return render
+
+
+def _quoted(text: str, escaped: str, control: Callable[[str], str]) -> str:
+    """A double-quoted string: `escaped` characters get a backslash, newline and tab their usual escapes,
+    and other control, format, surrogate and line/paragraph-separator characters `control(char)`."""
+    out = ['"']
+    for char in text:
+        if char in escaped:
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            out.append(control(char))
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
 # -- Python -------------------------------------------------------------------
 
 
@@ -46,24 +117,10 @@ def _python_identifier(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name) and unicodedata.normalize("NFKC", name) == name
 
 
-def _python_literal(value: Any) -> str:
-    if value is None or isinstance(value, bool):
-        return repr(value)
-    if isinstance(value, int):
-        return repr(value)
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_python_literal(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_python_literal(k)}: {_python_literal(v)}" for k, v in value.items()) + "}"
-    raise ParameterError(f"unsupported value type {type(value).__name__}")
-
-
-def _python_cell(params: dict[str, Any]) -> str:
-    return "\n".join(f"{name} = {_python_literal(value)}" for name, value in params.items())
+PYTHON = Spelling(
+    null="None", true="True", false="False", integer=repr, string=repr,
+    list_brackets=("[", "]"), dict_brackets=("{", "}"), pair="{key}: {value}", assignment="{name} = {value}",
+)  # fmt: skip
 
 
 # -- Julia --------------------------------------------------------------------
@@ -83,47 +140,18 @@ def _julia_identifier(name: str) -> bool:
 
 
 def _julia_string(text: str) -> str:
-    out = ['"']
-    for char in text:
-        if char in '"\\$':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
-            out.append(f"\\U{ord(char):08x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
+    return _quoted(text, '"\\$', lambda char: f"\\U{ord(char):08x}")
 
 
-def _julia_literal(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value) if -(2**63) <= value < 2**63 else f'parse(BigInt, "{value}")'
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, str):
-        return _julia_string(value)
-    if isinstance(value, list):
-        return "Any[" + ", ".join(_julia_literal(v) for v in value) + "]"
-    if isinstance(value, dict):
-        items = ", ".join(f"{_julia_string(k)} => {_julia_literal(v)}" for k, v in value.items())
-        return "Dict{String,Any}(" + items + ")"
-    raise ParameterError(f"unsupported value type {type(value).__name__}")
+def _julia_integer(value: int) -> str:
+    return str(value) if -(2**63) <= value < 2**63 else f'parse(BigInt, "{value}")'
 
 
-def _julia_cell(params: dict[str, Any]) -> str:
-    lines = []
-    for name, value in params.items():
-        comment = " # not set" if value is None else ""
-        lines.append(f"{name} = {_julia_literal(value)}{comment}")
-    return "\n".join(lines)
+JULIA = Spelling(
+    null="nothing", true="true", false="false", integer=_julia_integer, string=_julia_string,
+    list_brackets=("Any[", "]"), dict_brackets=("Dict{String,Any}(", ")"), pair="{key} => {value}",
+    assignment="{name} = {value}", unset_comment=" # not set",
+)  # fmt: skip
 
 
 # -- R ------------------------------------------------------------------------
@@ -138,45 +166,24 @@ def _r_identifier(name: str) -> bool:
     return bool(_R_NAME.match(name)) and name not in _R_KEYWORDS and not re.fullmatch(r"\.\.(\.|[0-9]+)", name)
 
 
+def _r_control(char: str) -> str:
+    if ord(char) == 0:
+        raise ParameterError("R strings cannot hold the NUL character")
+    return f"\\U{{{ord(char):x}}}"
+
+
 def _r_string(text: str) -> str:
-    out = ['"']
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
-            if ord(char) == 0:
-                raise ParameterError("R strings cannot hold the NUL character")
-            out.append(f"\\U{{{ord(char):x}}}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
+    return _quoted(text, '"\\', _r_control)
 
 
-def _r_literal(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return f"{value}L" if -(2**31) < value < 2**31 else repr(float(value))
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, str):
-        return _r_string(value)
-    if isinstance(value, list):
-        return "list(" + ", ".join(_r_literal(v) for v in value) + ")"
-    if isinstance(value, dict):
-        return "list(" + ", ".join(f"{_r_string(k)} = {_r_literal(v)}" for k, v in value.items()) + ")"
-    raise ParameterError(f"unsupported value type {type(value).__name__}")
+def _r_integer(value: int) -> str:
+    return f"{value}L" if -(2**31) < value < 2**31 else repr(float(value))
 
 
-def _r_cell(params: dict[str, Any]) -> str:
-    return "\n".join(f"{name} <- {_r_literal(value)}" for name, value in params.items())
+R = Spelling(
+    null="NULL", true="TRUE", false="FALSE", integer=_r_integer, string=_r_string,
+    list_brackets=("list(", ")"), dict_brackets=("list(", ")"), pair="{key} = {value}", assignment="{name} <- {value}",
+)  # fmt: skip
 
 
 # -- C ------------------------------------------------------------------------
@@ -242,9 +249,9 @@ def _json_kind(value: Any) -> str:
 # -- registry -----------------------------------------------------------------
 
 LANGUAGES: dict[str, Language] = {
-    "python": Language("python", _python_identifier, _python_cell),
-    "julia": Language("julia", _julia_identifier, _julia_cell),
-    "r": Language("r", _r_identifier, _r_cell),
+    "python": Language("python", _python_identifier, _cell_renderer(PYTHON)),
+    "julia": Language("julia", _julia_identifier, _cell_renderer(JULIA)),
+    "r": Language("r", _r_identifier, _cell_renderer(R)),
     "c": Language("c", _c_identifier, _c_cell),
 }
 

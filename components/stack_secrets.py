@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -94,6 +95,16 @@ class ComponentOffError(LookupError):
     """Asked for the secrets of a component this stack does not deploy: a bug in __main__, not in config."""
 
 
+Bundle = TypeVar("Bundle")
+
+
+def _enabled(bundle: Bundle | None, section: str) -> Bundle:
+    """A component's bundle, which exists exactly when its config section is enabled."""
+    if bundle is None:
+        raise ComponentOffError(f"{section} is not enabled on this stack: it has no secrets")
+    return bundle
+
+
 class StackSecrets(pulumi.ComponentResource):
     """Generated credentials and the Kubernetes Secrets that hold them, bundled per component."""
 
@@ -131,21 +142,15 @@ class StackSecrets(pulumi.ComponentResource):
 
     @property
     def spyglass_hub(self) -> SpyglassHubSecrets:
-        if self._spyglass is None:
-            raise ComponentOffError("spyglassHub is not enabled on this stack: it has no secrets")
-        return self._spyglass
+        return _enabled(self._spyglass, "spyglassHub")
 
     @property
     def notebook_templates(self) -> NotebookTemplatesSecrets:
-        if self._templates is None:
-            raise ComponentOffError("notebookTemplates is not enabled on this stack: it has no secrets")
-        return self._templates
+        return _enabled(self._templates, "notebookTemplates")
 
     @property
     def lab_database(self) -> LabDatabaseSecrets:
-        if self._lab_database is None:
-            raise ComponentOffError("labDatabase is not enabled on this stack: it has no secrets")
-        return self._lab_database
+        return _enabled(self._lab_database, "labDatabase")
 
     def _make_lab_database(self, namespace: pulumi.Input[str]) -> LabDatabaseSecrets:
         db = self._config.lab_database
@@ -174,9 +179,7 @@ class StackSecrets(pulumi.ComponentResource):
 
     @property
     def xnat_hub(self) -> XnatHubSecrets:
-        if self._xnat is None:
-            raise ComponentOffError("xnatHub is not enabled on this stack: it has no secrets")
-        return self._xnat
+        return _enabled(self._xnat, "xnatHub")
 
     def _make_xnat(self, namespace: pulumi.Input[str]) -> XnatHubSecrets:
         hub = self._config.xnat_hub

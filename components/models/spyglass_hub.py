@@ -36,6 +36,14 @@ class TlsConfig(Section):
     )
     cluster_issuer: str | None = Field(None, description="cert-manager ClusterIssuer that obtains the certificate, e.g. letsencrypt-prod.")
 
+    @property
+    def scheme(self) -> str:
+        return "https" if self.enabled else "http"
+
+    def secret_name_for(self, release_name: str) -> str | None:
+        """The ingress's TLS Secret for a hub released as `release_name`; None without TLS."""
+        return (self.secret_name or f"{release_name}-tls") if self.enabled else None
+
 
 class AuthConfig(Section):
     type: AuthType = Field(
@@ -210,11 +218,11 @@ class SpyglassHubConfig(Section):
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls.enabled else 'http'}://{self.host}"
+        return f"{self.tls.scheme}://{self.host}"
 
     @property
     def tls_secret_name(self) -> str | None:
-        return (self.tls.secret_name or f"{self.release_name}-tls") if self.tls.enabled else None
+        return self.tls.secret_name_for(self.release_name)
 
     @property
     def mysql_secret_name(self) -> str:

@@ -173,7 +173,7 @@ class XnatHubConfig(Section):
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls.enabled else 'http'}://{self.host}{self.base_url.rstrip('/')}"
+        return f"{self.tls.scheme}://{self.host}{self.base_url.rstrip('/')}"
 
     @property
     def api_url(self) -> str:
@@ -182,7 +182,7 @@ class XnatHubConfig(Section):
 
     @property
     def tls_secret_name(self) -> str | None:
-        return (self.tls.secret_name or f"{self.release_name}-tls") if self.tls.enabled else None
+        return self.tls.secret_name_for(self.release_name)
 
     @property
     def postgres_name(self) -> str:

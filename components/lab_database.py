@@ -216,19 +216,19 @@ class LabDatabase(pulumi.ComponentResource):
             f"{name}-roles", metadata=meta(config.roles_config_map_name, "lab-database-roles"), data={ROLES_SQL_KEY: config.roles_sql()}, opts=child
         )
         # The governing Service the StatefulSet needs, and the one clients use.
-        headless = k8s.core.v1.Service(  # type: ignore[call-overload]  # a plain-dict spec; the SDK's overloads want its TypedDicts
+        headless = k8s.core.v1.Service(
             f"{name}-headless",
             metadata=meta(config.headless_service_name),
             spec={"clusterIP": "None", "selector": {"app.kubernetes.io/name": config.name}, "ports": [{"name": "mysql", "port": PORT, "targetPort": "mysql"}]},
             opts=child,
         )
-        self.service = k8s.core.v1.Service(  # type: ignore[call-overload]  # a plain-dict spec; the SDK's overloads want its TypedDicts
+        self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=meta(config.name),
             spec={"type": "ClusterIP", "selector": {"app.kubernetes.io/name": config.name}, "ports": [{"name": "mysql", "port": PORT, "targetPort": "mysql"}]},
             opts=child,
         )
-        self.statefulset = k8s.apps.v1.StatefulSet(  # type: ignore[call-overload]  # a plain-dict spec; the SDK's overloads want its TypedDicts
+        self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
             metadata=meta(config.name),
             spec=statefulset_spec(
@@ -237,7 +237,7 @@ class LabDatabase(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[headless, args.secrets.root_secret]),
         )
         # Only the hub's user pods and this namespace's labelled clients reach mysqld.
-        k8s.networking.v1.NetworkPolicy(  # type: ignore[call-overload]  # a plain-dict spec; the SDK's overloads want its TypedDicts
+        k8s.networking.v1.NetworkPolicy(
             f"{name}-network-policy", metadata=meta(config.name), spec=network_policy_spec(config, list(args.client_namespaces)), opts=child
         )
         # The roles tool (`labhub db apply-roles`), built from this repository like every labhub image.
@@ -246,7 +246,7 @@ class LabDatabase(pulumi.ComponentResource):
             tag=images.source_digest(args.project_dir, TOOLS_DOCKERFILE) if not config.tools_image else "",
             prebuilt=config.tools_image, registry=config.registry, opts=child,
         )  # fmt: skip
-        self.roles_job = k8s.batch.v1.Job(  # type: ignore[call-overload]  # a plain-dict spec; the SDK's overloads want its TypedDicts
+        self.roles_job = k8s.batch.v1.Job(
             f"{name}-roles-job",
             metadata=meta(config.roles_job_name(args.secrets.accounts_rotation), "lab-database-roles"),
             spec=roles_job_spec(config, image, roles.metadata.name, args.secrets),

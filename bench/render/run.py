@@ -28,6 +28,7 @@ SDK_MODULES = [
     "pulumi_random",
     "pulumi_docker",
     "pulumi_kubernetes.apps.v1",
+    "pulumi_kubernetes.batch.v1",
     "pulumi_kubernetes.core.v1",
     "pulumi_kubernetes.helm.v4",
     "pulumi_kubernetes.meta.v1",

@@ -17,6 +17,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+import yaml
 from kubespawner_expansion import expand
 
 from components.credential_paths import CHART_CREDENTIAL_PATHS
@@ -117,6 +118,13 @@ def test_the_schema_is_the_chart_file_kept_in_the_package() -> None:
     assert path.parent == Path(z2jh_schema.__file__).resolve().parent / "schemas"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == "1d9d48ee343efda1140edfc3de4d8ec4113ae9173bf9e44b83f19c2ca335a0dc"  # pragma: allowlist secret (the schema file's public sha256)
     assert "BSD 3-Clause License" in (path.parent / "NOTICE.md").read_text()
+
+
+def test_the_kept_schema_is_a_valid_draft_7_schema() -> None:
+    """A render loads it without checking it (that cost a tenth of a render): this checks it once, here."""
+    from labhub.json_schema import jsonschema
+
+    jsonschema.Draft7Validator.check_schema(yaml.safe_load(z2jh_schema.schema_path().read_text()))
 
 
 def test_assert_valid_raises_listing_the_errors() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -44,6 +45,21 @@ def test_each_stack_renders_resources_manifests_and_charts(each_stack: StackRun)
     assert {e["type"] for e in entries} >= {"kubernetes:core/v1:Namespace", "kubernetes:helm.sh/v4:Chart"}
     assert any(path.startswith("manifests/_cluster/namespace-") for path in files)
     assert any(path.startswith("charts/") and path.endswith("/values.yaml") for path in files)
+
+
+def test_scripts_and_files_in_the_render_read_as_literal_blocks(each_stack: StackRun) -> None:
+    """A multi-line string (the MySQL wrapper script, a shipped module, a notebook) is written as a `|` block,
+    as the file it is, not as one escaped line; and every file reads back to the data rendered."""
+    files = _rendered(each_stack)
+    wrapper = re.compile(r"- \|\n( +)set -eu\n\1if \[ -d /var/lib/mysql/mysql \]; then\n\1  set -- ")
+    with_wrapper = [path for path, text in files.items() if path.endswith(".yaml") and "exec /usr/local/bin/docker-entrypoint.sh" in text]
+    assert with_wrapper and all(wrapper.search(files[path]) for path in with_wrapper)
+    for path, text in files.items():
+        if path.endswith(".yaml"):
+            yaml.safe_load(text)  # each reads back
+    values = yaml.safe_load(files["charts/spyglass/values.yaml"])
+    [sidecar] = [c for c in values["singleuser"]["extraContainers"] if c["args"][0] == "mysqld"]
+    assert sidecar["command"][2].startswith("set -eu\nif [ -d /var/lib/mysql/mysql ]; then\n")
 
 
 def test_every_manifest_is_valid_against_the_kubernetes_openapi_schema(each_stack: StackRun) -> None:

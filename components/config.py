@@ -63,15 +63,16 @@ class StackConfig(Section):
         """`backups.databases` not listed: the databases the stack deploys (models/backups.py `default_databases`).
 
         Before validation, so the Backups section is validated once, defaults included.
-        A labDatabase section that does not parse adds nothing here: its own validation reports it.
+        A labDatabase or xnatHub section that does not parse adds nothing here: its own validation reports it.
         """
         if not isinstance(data, dict) or not isinstance(data.get("backups"), dict) or "databases" in data["backups"]:
             return data
         try:
             lab_database = LabDatabaseConfig.model_validate(data.get("labDatabase", {}))
+            xnat_hub = XnatHubConfig.model_validate(data.get("xnatHub", {}))
         except ValidationError:
             return data
-        return {**data, "backups": {**data["backups"], "databases": default_databases(lab_database)}}
+        return {**data, "backups": {**data["backups"], "databases": default_databases(lab_database, xnat_hub)}}
 
     @model_validator(mode="after")
     def _cross_component(self) -> StackConfig:

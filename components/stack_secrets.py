@@ -23,8 +23,9 @@ import pulumi_random as random
 
 from components.config import StackConfig, needed_external_secret
 from components.labels import standard_labels
+from components.models.backups import CREDENTIALS_KEYS, pg_service_conf, xnat_postgres_entry
 from components.models.lab_database import CLIENT_CNF_KEY, PASSWORD_KEY, backup_client_cnf
-from components.models.xnat_hub import ACCOUNT_PASSWORD_KEY, POSTGRES_PASSWORD_KEY
+from components.models.xnat_hub import ACCOUNT_PASSWORD_KEY, POSTGRES_BACKUP_PASSWORD_KEY, POSTGRES_BACKUP_ROLE, POSTGRES_PASSWORD_KEY
 from components.mysql_sidecar import INIT_SQL_KEY, root_password_init_sql
 from components.mysql_sidecar import secret_data as mysql_secret_data
 from labhub.db.roles import accounts as db_accounts
@@ -78,6 +79,9 @@ class XnatHubSecrets:
     postgres_secret: k8s.core.v1.Secret  # key POSTGRES_PASSWORD_KEY: generated, or labhub:xnatPostgresPassword (external)
     account_password: pulumi.Output[str]  # the hub's XNAT account's; the XNAT admin sets it in XNAT
     account_secret: k8s.core.v1.Secret  # key ACCOUNT_PASSWORD_KEY
+    # The deployed Postgres's backup role (keys POSTGRES_BACKUP_PASSWORD_KEY, pg_service.conf); None unless Backups backs it up.
+    postgres_backup_secret: k8s.core.v1.Secret | None
+    postgres_backup_rotation: str  # rotation keeper of that role's password: the Backups ensure-role Job runs again when it changes
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,16 @@ class StackSecrets(pulumi.ComponentResource):
         external_password = needed_external_secret(self._config, "xnatPostgresPassword")
         postgres_password = external_password if external_password is not None else self._password("xnatPostgresPassword")
         account_password = self._password("xnatHubAccountPassword")
+        backup_secret = None
+        if xnat_postgres_entry(self._config.backups, hub) is not None:
+            # The backup CronJobs (in this namespace) read the role as the backup tool does: a libpq service file;
+            # the ensure-role Job reads the bare password.
+            backup_password = self._password("xnatPostgresBackupPassword")
+            backup_data = {
+                POSTGRES_BACKUP_PASSWORD_KEY: backup_password,
+                CREDENTIALS_KEYS["postgres"]: backup_password.apply(functools.partial(pg_service_conf, POSTGRES_BACKUP_ROLE)),
+            }
+            backup_secret = self._k8s_secret("xnat-postgres-backup", hub.postgres_backup_secret_name, namespace, backup_data)
         return XnatHubSecrets(
             proxy_token=self._hex_key("xnatProxyToken"),
             cookie_secret=self._hex_key("xnatCookieSecret"),
@@ -192,6 +206,8 @@ class StackSecrets(pulumi.ComponentResource):
             account_password=account_password,
             # The hub reads its XNAT account's password from here (JH_XNAT_PASSWORD).
             account_secret=self._k8s_secret("xnat-account", hub.xnat_account_secret_name, namespace, {ACCOUNT_PASSWORD_KEY: account_password}),
+            postgres_backup_secret=backup_secret,
+            postgres_backup_rotation=self._config.secrets.keeper("xnatPostgresBackupPassword"),
         )
 
     def _make_spyglass(self, namespace: pulumi.Input[str]) -> SpyglassHubSecrets:

@@ -2,9 +2,9 @@
 
 Each database to back up is an entry of `databases` (kind, host, port, and the
 Secret holding its client credentials file). When the stack file does not
-list `databases`, they default to the lab MySQL when labDatabase is on
-(`default_databases`, applied by StackConfig before validation); `databases: []`
-means none.
+list `databases`, they default to the lab MySQL when labDatabase is on and
+to the XNAT hub's Postgres when xnatHub deploys one (`default_databases`,
+applied by StackConfig before validation); `databases: []` means none.
 
 Where a database's CronJobs run: in its `namespace`, which defaults to the
 component's. A pod can only mount Secrets of its own namespace, so the
@@ -33,12 +33,14 @@ from components.models.lab_database import CLIENT_LABEL as LAB_DATABASE_CLIENT_L
 from components.models.lab_database import PORT as LAB_DATABASE_PORT
 from components.models.lab_database import LabDatabaseConfig
 from components.models.section import Section
+from components.models.xnat_hub import POSTGRES_CLIENT_LABEL, XnatHubConfig
 
 K8S_NAME = "labhub-backups"  # PVC, ConfigMap, and the prefix of every CronJob
 CREDENTIALS_KEYS = {"mysql": "my.cnf", "postgres": "pg_service.conf"}
 DEFAULT_PORTS = {"mysql": 3306, "postgres": 5432}
 # The scratch server a verify job restores into: same major version as the lab's servers.
 DEFAULT_SCRATCH_IMAGES = {"mysql": "mysql:8.0.40", "postgres": "postgres:16.4"}
+PG_SERVICE = "labhub"  # the libpq service section the tool reads (`--service labhub`) in pg_service.conf
 _CRON = re.compile(r"^(\S+\s+){4}\S+$")
 
 
@@ -61,11 +63,16 @@ class BackupDatabase(Section):
         None, description="Namespace of this database's CronJobs and backups PVC, where credentialsFrom is (default: the component's namespace)."
     )
     pod_labels: dict[str, str] = Field(default_factory=dict, description="Labels of the dump pods, e.g. the one the database's NetworkPolicy admits.")
+    role_passwords: bool = Field(
+        True, description="postgres: dump the roles' passwords too (needs a superuser); false for a pg_read_all_data role (--no-role-passwords)."
+    )
 
     @model_validator(mode="after")
     def _short_name(self) -> BackupDatabase:
         if len(self.name) > 30:
             raise ValueError(f"name {self.name!r} is longer than 30 characters (CronJob names are at most 52)")
+        if self.kind == "mysql" and not self.role_passwords:
+            raise ValueError(f"database {self.name!r}: rolePasswords is for postgres only (a MySQL dump reads account hashes with SELECT)")
         return self
 
     @property
@@ -179,13 +186,24 @@ class BackupsConfig(Section):
         return f"{K8S_NAME}-scratch-clients"
 
 
-def default_databases(lab_database: LabDatabaseConfig) -> list[dict[str, object]]:
+def pg_service_conf(user: str, password: str) -> str:
+    """A backup role's `pg_service.conf` (section PG_SERVICE: user and password; host and port are the CronJob's flags)."""
+    return f"[{PG_SERVICE}]\nuser={user}\npassword={password}\n"
+
+
+def default_databases(lab_database: LabDatabaseConfig, xnat_hub: XnatHubConfig | None = None) -> list[dict[str, object]]:
     """The `databases` entries (stack-file spelling) a stack gets when it does not list any.
 
     The lab MySQL when labDatabase is on and has a backup account: its CronJobs
     run in the database's namespace, where StackSecrets writes the backup
     account's client file (key my.cnf) into the `<name>-backup` Secret, with the
     client label the database's NetworkPolicy admits.
+
+    The XNAT hub's Postgres when xnatHub deploys one: its CronJobs run in the
+    hub's namespace, next to the Secret StackSecrets writes for the backup role
+    (`<releaseName>-postgres-backup`, key pg_service.conf), with the label the
+    Postgres NetworkPolicy admits; the role is no superuser, so its dump leaves
+    role passwords out (`rolePasswords: false`).
     """
     defaults: list[dict[str, object]] = []
     if lab_database.enabled and lab_database.roles.backup_user is not None:
@@ -196,4 +214,30 @@ def default_databases(lab_database: LabDatabaseConfig) -> list[dict[str, object]
                 "podLabels": {LAB_DATABASE_CLIENT_LABEL: "true"}, "scratchImage": lab_database.image,
             }
         )  # fmt: skip
+    if xnat_hub is not None and xnat_hub.deploys_postgres:
+        defaults.append(
+            {
+                "name": xnat_hub.postgres_name, "kind": "postgres", "host": xnat_hub.postgres_host, "port": xnat_hub.postgres_port,
+                "credentialsFrom": xnat_hub.postgres_backup_secret_name, "namespace": xnat_hub.namespace,
+                "podLabels": {POSTGRES_CLIENT_LABEL: "true"}, "scratchImage": xnat_hub.postgres.image, "rolePasswords": False,
+            }
+        )  # fmt: skip
     return defaults
+
+
+def xnat_postgres_entry(backups: BackupsConfig, xnat_hub: XnatHubConfig) -> BackupDatabase | None:
+    """The database entry that backs up the deployed XNAT Postgres with the generated backup role, if any.
+
+    Recognised by its credentials: the role's Secret in the hub's namespace is
+    StackSecrets' own, so an entry naming it is one labhub must keep a role for
+    (StackSecrets writes the Secret, the Backups component's Job makes the role,
+    the Postgres NetworkPolicy admits its pods). An entry with a Secret of the
+    operator's is left to the operator.
+    """
+    if not (backups.enabled and xnat_hub.deploys_postgres):
+        return None
+    for db in backups.databases:
+        if db.kind == "postgres" and db.credentials_from == xnat_hub.postgres_backup_secret_name and backups.namespace_of(db) == xnat_hub.namespace:
+            return db
+    return None
+

@@ -1,8 +1,10 @@
-"""`labhub backup postgres dump|restore|verify`: the command line of the PostgreSQL backups.
+"""`labhub backup postgres dump|restore|verify|ensure-role`: the command line of the PostgreSQL backups.
 
 Connection settings and credentials come only from libpq's sources: a
 service file (`--service`, `--service-file`), PGPASSFILE, or PG* variables.
 Nothing secret is accepted as a flag, passed on a child's argv, or printed.
+`ensure-role` (the Backups component's Job) takes the superuser's and the
+backup role's passwords from files (mounted Secrets), by path.
 Exit status as for `labhub backup mysql`: 0 done, 1 failed, 2 usage error.
 """
 
@@ -16,6 +18,8 @@ from labhub.backup import offsite
 from labhub.backup.layout import Interrupted, latest_backup
 from labhub.backup.postgres import PgFailed, dump, restore, verify
 from labhub.backup.postgres_client import PgConnection
+from labhub.backup.postgres_roles import READ_ALL, connect_as_admin, ensure_backup_role
+from labhub.secret_files import read_secret
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _connection(verify_parser)
     _source(verify_parser)
     verify_parser.add_argument("--prefix", default="labhub_verify_", help="scratch database prefix (default labhub_verify_)")
+    role_parser = commands.add_parser("ensure-role", help=f"create or update a backup role: LOGIN, member of {READ_ALL} only, password from a file")
+    role_parser.add_argument("--host", required=True, help="server host")
+    role_parser.add_argument("--port", type=int, default=5432, help="server port (default 5432)")
+    role_parser.add_argument("--dbname", default="postgres", help="database to connect to (default postgres)")
+    role_parser.add_argument("--admin-user", required=True, help="a superuser to connect as")
+    role_parser.add_argument("--admin-password-file", required=True, type=Path, metavar="FILE", help="file holding the superuser's password")
+    role_parser.add_argument("--role", required=True, help="the backup role to create or update")
+    role_parser.add_argument("--role-password-file", required=True, type=Path, metavar="FILE", help="file holding the backup role's password")
 
 
 def _connection(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +65,19 @@ def _source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default="postgres", help="with --from-latest: the backup name (default postgres)")
 
 
+def ensure_role(args: argparse.Namespace) -> int:
+    role_password = read_secret(args.role_password_file, f"the password of role {args.role!r}")
+    admin_password = read_secret(args.admin_password_file, "the superuser's password")
+    with connect_as_admin(args.host, args.port, args.dbname, args.admin_user, admin_password) as conn:
+        done = ensure_backup_role(conn, args.role, role_password)
+    revoked = f"; revoked membership in {', '.join(done.revoked)}" if done.revoked else ""
+    print(f"role {args.role!r} {'created' if done.created else 'updated'}: LOGIN, member of {READ_ALL} only, password set from the file{revoked}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.backup_postgres_command == "ensure-role":
+        return ensure_role(args)
     conn = PgConnection.from_args(args.service, args.service_file, args.maintenance_db, args.host, args.port)
     command = args.backup_postgres_command
     if command != "dump" and args.from_latest is not None:

@@ -106,7 +106,7 @@ def test_keys_of_other_namespaces_are_left_to_their_providers() -> None:
             _raw(secrets={"rotation": {"mysqlPassword": "2026-01-01"}}),
             "labhub:secrets.rotation: unknown secret mysqlPassword; allowed: proxyToken, cookieSecret, cryptKeeperKey, "
             "mysqlRootPassword, templatesApiToken, templatesSigningKey, xnatProxyToken, xnatCookieSecret, xnatServiceToken, "
-            "xnatPostgresPassword, xnatHubAccountPassword, labDatabaseRootPassword, labDatabaseUserPasswords",
+            "xnatPostgresPassword, xnatPostgresBackupPassword, xnatHubAccountPassword, labDatabaseRootPassword, labDatabaseUserPasswords",
             id="unknown-rotation-key",
         ),
         pytest.param(

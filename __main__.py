@@ -141,7 +141,9 @@ if cfg.backups.enabled:
     backups = Backups(
         "backups",
         BackupsArgs(
-            config=cfg.backups, project_dir=Path(__file__).resolve().parent, depends_on=tuple(r for r in backup_needs if r is not None),
+            config=cfg.backups,
+            project_dir=Path(__file__).resolve().parent,
+            depends_on=tuple(r for r in backup_needs if r is not None),
             postgres_roles=postgres_roles,
         ),  # fmt: skip
     )

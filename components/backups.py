@@ -97,7 +97,9 @@ class Backups(pulumi.ComponentResource):
                         self.role_jobs[db.name] = self._job(
                             f"{name}-{db.name}-role", lambda image, db=db, role=role: ensure_role_job(config, db, role, image), after_namespace
                         )
-                    self.cron_jobs[db.name] = self._cron_job(f"{name}-{db.name}", lambda image, db=db: dump_cronjob(config, db, image), after_namespace)
+                    self.cron_jobs[db.name] = self._cron_job(
+                        f"{name}-{db.name}", lambda image, db=db: dump_cronjob(config, db, image), after_namespace
+                    )
                     self.cron_jobs[f"{db.name}-verify"] = self._cron_job(
                         f"{name}-{db.name}-verify", lambda image, db=db: verify_cronjob(config, db, image), after_namespace
                     )

@@ -87,7 +87,9 @@ def prune_command(config: BackupsConfig, namespace: str) -> list[str]:
             "--keep-weekly", str(retention.weekly), "--keep-monthly", str(retention.monthly)]  # fmt: skip
 
 
-def _tool_container(name: str, image: str, command: list[str], mounts: list[dict[str, Any]], env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _tool_container(
+    name: str, image: str, command: list[str], mounts: list[dict[str, Any]], env: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     return {
         "name": name,
         "image": image,
@@ -132,7 +134,10 @@ def _cronjob(
 
 
 def dump_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[str, Any]:
-    mounts: list[dict[str, Any]] = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True}]
+    mounts: list[dict[str, Any]] = [
+        {"name": "backups", "mountPath": BACKUPS_MOUNT},
+        {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True},
+    ]
     volumes = [
         {"name": "tmp", "emptyDir": {}},
         {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}},
@@ -143,7 +148,11 @@ def dump_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[
         mounts.append({"name": "offsite", "mountPath": OFFSITE_MOUNT, "readOnly": True})
         volumes.append(_secret_volume("offsite", config.offsite.credentials_from))
         env = [{"name": "AWS_SHARED_CREDENTIALS_FILE", "value": f"{OFFSITE_MOUNT}/credentials"}, {"name": "AWS_CONFIG_FILE", "value": "/dev/null"}]
-    pod = {"securityContext": restricted_pod(UID), "containers": [_tool_container("dump", image, dump_command(config, db), mounts, env)], "volumes": volumes}
+    pod = {
+        "securityContext": restricted_pod(UID),
+        "containers": [_tool_container("dump", image, dump_command(config, db), mounts, env)],
+        "volumes": volumes,
+    }
     # Only the dump pod carries the database's pod labels: it is the one backup pod that connects to the server.
     return _cronjob(config, config.namespace_of(db), f"{K8S_NAME}-{db.name}", "backup", config.schedule, pod, config.deadline_seconds, db.pod_labels)
 
@@ -169,7 +178,10 @@ def _scratch_server(db: BackupDatabase) -> dict[str, Any]:
 
 
 def verify_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[str, Any]:
-    mounts: list[dict[str, Any]] = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "scratch-clients", "mountPath": SCRATCH_MOUNT, "readOnly": True}]
+    mounts: list[dict[str, Any]] = [
+        {"name": "backups", "mountPath": BACKUPS_MOUNT},
+        {"name": "scratch-clients", "mountPath": SCRATCH_MOUNT, "readOnly": True},
+    ]
     volumes = [
         {"name": "tmp", "emptyDir": {}},
         {"name": "scratch-data", "emptyDir": {}},
@@ -181,10 +193,17 @@ def verify_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dic
         # pod-wide runAsNonRoot; the verify container itself runs as 10001.
         "securityContext": {"fsGroup": UID, "seccompProfile": {"type": "RuntimeDefault"}},
         "initContainers": [_scratch_server(db)],
-        "containers": [{**_tool_container("verify", image, verify_command(db), mounts), "securityContext": {**restricted_container(), "runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID}}],
+        "containers": [
+            {
+                **_tool_container("verify", image, verify_command(db), mounts),
+                "securityContext": {**restricted_container(), "runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID},
+            }
+        ],
         "volumes": volumes,
     }
-    return _cronjob(config, config.namespace_of(db), f"{K8S_NAME}-{db.name}-verify", "backup-verify", config.verify_schedule, pod, config.deadline_seconds)
+    return _cronjob(
+        config, config.namespace_of(db), f"{K8S_NAME}-{db.name}-verify", "backup-verify", config.verify_schedule, pod, config.deadline_seconds
+    )
 
 
 def prune_cronjob(config: BackupsConfig, image: str, namespace: str) -> dict[str, Any]:
@@ -219,7 +238,11 @@ def cleanup_cronjob(config: BackupsConfig) -> dict[str, Any]:
         "securityContext": restricted_container(read_only_root=False),
         "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
     }  # fmt: skip
-    pod = {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 100, "fsGroup": 100}, "containers": [container], "volumes": volumes}
+    pod = {
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 100, "fsGroup": 100},
+        "containers": [container],
+        "volumes": volumes,
+    }
     return _cronjob(config, config.namespace, f"{K8S_NAME}-cleanup", "cleanup", cleanup.schedule, pod, config.deadline_seconds)
 
 

@@ -50,9 +50,7 @@ class StackConfig(Section):
     notebook_templates: NotebookTemplatesConfig = Field(default_factory=NotebookTemplatesConfig, description="NotebookTemplates component.")
     xnat_hub: XnatHubConfig = Field(default_factory=XnatHubConfig, description="XnatHub component: JupyterHub for XNAT, with its Postgres.")
     backups: BackupsConfig = Field(default_factory=BackupsConfig, description="Backups component: database backup CronJobs and the lab's cleanup.")
-    lab_database: LabDatabaseConfig = Field(
-        default_factory=lambda: LabDatabaseConfig(), description="LabDatabase component: the shared lab MySQL."
-    )
+    lab_database: LabDatabaseConfig = Field(default_factory=lambda: LabDatabaseConfig(), description="LabDatabase component: the shared lab MySQL.")
     paper_environments: PaperEnvironmentsConfig = Field(
         default_factory=lambda: PaperEnvironmentsConfig(), description="PaperEnvironments component: Spyglass paper exports as hub profiles."
     )

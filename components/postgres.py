@@ -50,7 +50,11 @@ def _probe(config: PostgresConfig, **timing: int) -> dict[str, Any]:
 
 
 def postgres_manifests(
-    config: PostgresConfig, name: str, namespace: pulumi.Input[str], secret_name: pulumi.Input[str], client_selector: Mapping[str, str],
+    config: PostgresConfig,
+    name: str,
+    namespace: pulumi.Input[str],
+    secret_name: pulumi.Input[str],
+    client_selector: Mapping[str, str],
     more_client_selectors: tuple[Mapping[str, str], ...] = (),
 ) -> dict[str, dict[str, Any]]:
     """The StatefulSet, Service and NetworkPolicy of a deployed Postgres, as Kubernetes objects (kind -> object)."""
@@ -95,7 +99,10 @@ def postgres_manifests(
                     "automountServiceAccountToken": False,
                     "securityContext": restricted_pod(RUN_AS),
                     "containers": [container],
-                    "volumes": [{"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}, {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+                    "volumes": [
+                        {"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+                    ],
                 },
             },
             "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": labels}, "spec": claim}],

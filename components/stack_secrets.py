@@ -247,9 +247,7 @@ class StackSecrets(pulumi.ComponentResource):
         )
         return key.hex
 
-    def _k8s_secret(
-        self, role: str, k8s_name: str, namespace: pulumi.Input[str], data: Mapping[str, pulumi.Input[str]]
-    ) -> k8s.core.v1.Secret:
+    def _k8s_secret(self, role: str, k8s_name: str, namespace: pulumi.Input[str], data: Mapping[str, pulumi.Input[str]]) -> k8s.core.v1.Secret:
         return k8s.core.v1.Secret(
             f"{self._name}-{role}",
             metadata=k8s.meta.v1.ObjectMetaArgs(

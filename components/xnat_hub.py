@@ -69,8 +69,12 @@ class XnatHub(pulumi.ComponentResource):
         self.postgres = Postgres(
             f"{name}-postgres",
             PostgresArgs(
-                config=hub.postgres, name=hub.postgres_name, namespace=args.namespace, secret_name=secrets.postgres_secret.metadata.name,
-                client_selector=hub_pod_selector(hub), more_client_selectors=({POSTGRES_CLIENT_LABEL: "true"},) if args.postgres_backup_clients else (),
+                config=hub.postgres,
+                name=hub.postgres_name,
+                namespace=args.namespace,
+                secret_name=secrets.postgres_secret.metadata.name,
+                client_selector=hub_pod_selector(hub),
+                more_client_selectors=({POSTGRES_CLIENT_LABEL: "true"},) if args.postgres_backup_clients else (),
             ),  # fmt: skip
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -55,10 +55,17 @@ class BackupDatabase(Section):
 
     name: DnsLabel = Field(description="Short name: the backups' folder and name, and part of the CronJob names (at most 30 characters).")
     kind: Literal["mysql", "postgres"] = Field(description="mysql (MySQL 8 / MariaDB) or postgres.")
-    host: str = Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$", description="Server host name as the backup pod reaches it, e.g. lab-mysql.spyglass.svc.")
+    host: str = Field(
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$",
+        description="Server host name as the backup pod reaches it, e.g. lab-mysql.spyglass.svc.",
+    )
     port: int | None = Field(None, ge=1, le=65535, description="Server port (default 3306 for mysql, 5432 for postgres).")
-    credentials_from: DnsLabel = Field(description="Name of the Secret in the backups namespace with key my.cnf (mysql) or pg_service.conf (postgres, section [labhub]).")
-    scratch_image: PinnedImage | None = Field(None, description="Server image the weekly verify restores into (default mysql:8.0.40 / postgres:16.4): use the lab server's version.")
+    credentials_from: DnsLabel = Field(
+        description="Name of the Secret in the backups namespace with key my.cnf (mysql) or pg_service.conf (postgres, section [labhub])."
+    )
+    scratch_image: PinnedImage | None = Field(
+        None, description="Server image the weekly verify restores into (default mysql:8.0.40 / postgres:16.4): use the lab server's version."
+    )
     namespace: DnsLabel | None = Field(
         None, description="Namespace of this database's CronJobs and backups PVC, where credentialsFrom is (default: the component's namespace)."
     )
@@ -98,7 +105,9 @@ class Offsite(Section):
     bucket: str = Field(min_length=3, max_length=63, description="S3 bucket each finished backup is copied to, then checked.")
     prefix: str = Field("", description="Key prefix in the bucket.")
     endpoint_url: str | None = Field(None, pattern=r"^https?://", description="S3-compatible endpoint (MinIO, Ceph...); default AWS.")
-    credentials_from: DnsLabel = Field(description="Name of the Secret with key `credentials`: an AWS shared credentials file ([default] aws_access_key_id/aws_secret_access_key), in every namespace with dump jobs.")
+    credentials_from: DnsLabel = Field(
+        description="Name of the Secret with key `credentials`: an AWS shared credentials file ([default] aws_access_key_id/aws_secret_access_key), in every namespace with dump jobs."
+    )
 
 
 class Cleanup(Section):
@@ -109,14 +118,17 @@ class Cleanup(Section):
     image: PinnedImage | None = Field(None, description="Image with Spyglass installed (e.g. the hub's singleuser image); required when enabled.")
     command: list[str] = Field(
         default_factory=lambda: [
-            "python", "-c",
+            "python",
+            "-c",
             "from spyglass.common import AnalysisNwbfile, Nwbfile; Nwbfile().cleanup(delete_files=True); AnalysisNwbfile().cleanup()",
         ],  # fmt: skip
         min_length=1,
         description="Command to run; the default is the core of Spyglass's cleanup.py (adjust to your Spyglass version).",
     )
     database_host: str = Field("", description="DataJoint database host:port (DJ_HOST), e.g. lab-mysql.spyglass.svc:3306; required when enabled.")
-    credentials_from: DnsLabel | None = Field(None, description="Name of the Secret with keys `username` and `password` (DJ_USER, DJ_PASS); required when enabled.")
+    credentials_from: DnsLabel | None = Field(
+        None, description="Name of the Secret with keys `username` and `password` (DJ_USER, DJ_PASS); required when enabled."
+    )
     data_claim: DnsLabel | None = Field(None, description="PVC with the Spyglass data (SPYGLASS_BASE_DIR), mounted read-write at baseDir.")
     base_dir: str = Field("/data/spyglass", pattern=r"^/", description="Where the data claim is mounted; SPYGLASS_BASE_DIR.")
 
@@ -124,7 +136,11 @@ class Cleanup(Section):
     def _complete(self) -> Cleanup:
         _cron(self.schedule, "cleanup.schedule")
         if self.enabled:
-            missing = [key for key, value in (("image", self.image), ("databaseHost", self.database_host), ("credentialsFrom", self.credentials_from)) if not value]
+            missing = [
+                key
+                for key, value in (("image", self.image), ("databaseHost", self.database_host), ("credentialsFrom", self.credentials_from))
+                if not value
+            ]
             if missing:
                 raise ValueError(f"cleanup is enabled but {', '.join('cleanup.' + m for m in missing)} is not set")
         return self
@@ -132,7 +148,9 @@ class Cleanup(Section):
 
 class BackupsConfig(Section):
     enabled: bool = Field(False, description="Deploy the backup CronJobs (and the cleanup CronJob when cleanup.enabled).")
-    namespace: DnsLabel = Field("labhub-backups", description="Namespace of the cleanup CronJob and of each database's CronJobs and backups PVC unless it names its own.")
+    namespace: DnsLabel = Field(
+        "labhub-backups", description="Namespace of the cleanup CronJob and of each database's CronJobs and backups PVC unless it names its own."
+    )
     create_namespace: bool = Field(False, description="Create the namespace (leave false when another component or the operator owns it).")
     image: PinnedImage | None = Field(None, description="A prebuilt backup image; when unset it is built from docker/backup/Dockerfile.")
     registry: str | None = Field(None, description="Registry to push the built image to (required when image is unset).")
@@ -161,7 +179,9 @@ class BackupsConfig(Section):
         if duplicates:
             raise ValueError(f"databases: name {duplicates[0]!r} is used twice")
         if self.enabled and not self.databases and not self.cleanup.enabled:
-            raise ValueError("enabled but there is nothing to do: list databases, enable labDatabase (backed up by default) or enable cleanup")
+            raise ValueError(
+                "enabled but there is nothing to do: list databases, enable labDatabase or xnatHub (backed up by default) or enable cleanup"
+            )
         if self.enabled and self.databases and self.image is None and self.registry is None:
             raise ValueError("needs either image (prebuilt) or registry (to push the built image)")
         return self
@@ -240,4 +260,3 @@ def xnat_postgres_entry(backups: BackupsConfig, xnat_hub: XnatHubConfig) -> Back
         if db.kind == "postgres" and db.credentials_from == xnat_hub.postgres_backup_secret_name and backups.namespace_of(db) == xnat_hub.namespace:
             return db
     return None
-

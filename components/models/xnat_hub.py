@@ -83,7 +83,11 @@ class XnatConnection(Section):
     url: str = Field(description="Base URL the hub calls XNAT at, e.g. http://xnat-web.xnat.svc:8080 (JH_XNAT_URL).")
     verify_tls: bool = Field(True, description="Verify XNAT's TLS certificate (JH_XNAT_VERIFY_TLS).")
     timeout: float = Field(10.0, gt=0, le=120, description="Seconds the hub waits for XNAT per request (JH_XNAT_TIMEOUT).")
-    hub_account: str = Field("jupyterhub", min_length=1, description="The hub's XNAT account (JH_XNAT_USERNAME); its password is generated (stack output xnatJupyterHubXnatPassword).")
+    hub_account: str = Field(
+        "jupyterhub",
+        min_length=1,
+        description="The hub's XNAT account (JH_XNAT_USERNAME); its password is generated (stack output xnatJupyterHubXnatPassword).",
+    )
     archive_pvc: DnsLabel = Field("archive", description="PVC of XNAT's archive, in the hub's namespace; data is mounted read-only from it.")
     archive_path: str = Field("/data/xnat/archive", description="The archive's path in the mounts XNAT sends (after path translation).")
     workspace_path: str = Field("/data/xnat/workspaces", description="XNAT's workspace path; its mounts are left to the workspaces PVC.")

@@ -24,7 +24,9 @@ from labhub.secret_files import read_secret
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="backup_postgres_command", required=True)
-    dump_parser = commands.add_parser("dump", help="globals + pg_dump -Fc per database, each in one snapshot; manifest; renamed into place when complete")
+    dump_parser = commands.add_parser(
+        "dump", help="globals + pg_dump -Fc per database, each in one snapshot; manifest; renamed into place when complete"
+    )
     _connection(dump_parser)
     dump_parser.add_argument("--dest", required=True, type=Path, metavar="DIR", help="folder to create <name>-<UTC timestamp> in")
     dump_parser.add_argument("--name", default="postgres", help="backup name, the folder's prefix (default postgres)")
@@ -33,7 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     restore_parser = commands.add_parser("restore", help="load a backup; refuses non-empty databases unless --force")
     _connection(restore_parser)
     _source(restore_parser)
-    restore_parser.add_argument("--database", action="append", metavar="NAME", help="restore only this database (repeatable; globals are then skipped)")
+    restore_parser.add_argument(
+        "--database", action="append", metavar="NAME", help="restore only this database (repeatable; globals are then skipped)"
+    )
     restore_parser.add_argument("--force", action="store_true", help="drop and replace databases that exist and are not empty")
     restore_parser.add_argument("--no-globals", action="store_true", help="do not restore roles and tablespaces")
     verify_parser = commands.add_parser("verify", help="restore into scratch databases, compare with the manifest, drop them")
@@ -53,7 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _connection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--service", metavar="NAME", help="libpq service (a section of the service file)")
     parser.add_argument("--service-file", type=Path, metavar="FILE", help="libpq service file (default: PGSERVICEFILE or ~/.pg_service.conf)")
-    parser.add_argument("--maintenance-db", default="postgres", metavar="NAME", help="database to connect to for listing and creating (default postgres)")
+    parser.add_argument(
+        "--maintenance-db", default="postgres", metavar="NAME", help="database to connect to for listing and creating (default postgres)"
+    )
     parser.add_argument("--host", help="server host (overrides the service file's)")
     parser.add_argument("--port", type=int, help="server port (overrides the service file's)")
 

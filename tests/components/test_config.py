@@ -134,7 +134,10 @@ def test_an_oauth_hub_needs_its_client_secret_from_outside() -> None:
 
 
 def test_a_missing_required_secret_stops_the_program_with_the_command_to_set_it() -> None:
-    with pytest.raises(ConfigError, match=r"^labhub:spyglassOAuthClientSecret: required secret is missing; set it with `pulumi config set --secret spyglassOAuthClientSecret <value>`$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^labhub:spyglassOAuthClientSecret: required secret is missing; set it with `pulumi config set --secret spyglassOAuthClientSecret <value>`$",
+    ):
         run_under_mocks(lambda: external_secret("spyglassOAuthClientSecret"))
 
 

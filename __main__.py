@@ -10,7 +10,7 @@ from components.backups import Backups, BackupsArgs
 from components.backups_jobs import PostgresRole
 from components.lab_database import LabDatabase, LabDatabaseArgs
 from components.labels import standard_labels
-from components.models.backups import xnat_postgres_entry
+from components.models.backups import cleanup_uses_lab_database, xnat_postgres_entry
 from components.models.xnat_hub import POSTGRES_BACKUP_PASSWORD_KEY, POSTGRES_BACKUP_ROLE, POSTGRES_PASSWORD_KEY
 from components.notebook_templates import NotebookTemplates, NotebookTemplatesArgs
 from components.paper_environments import PaperEnvironments, PaperEnvironmentsArgs
@@ -39,6 +39,8 @@ if xnat_cfg.enabled and xnat_cfg.create_namespace:
     )
 
 lab_db = cfg.lab_database
+# The Backups cleanup CronJob connects to the lab MySQL as its cleanup account (the default when both are on).
+cleanup_on_lab_db = cleanup_uses_lab_database(cfg.backups, lab_db)
 lab_db_namespace = None
 if lab_db.enabled:
     # The shared lab MySQL, its account Secrets and its roles Job live here.
@@ -67,6 +69,7 @@ if lab_db.enabled:
             secrets=secrets.lab_database,
             project_dir=Path(__file__).resolve().parent,
             client_namespaces=(hub.namespace,) if hub.enabled else (),
+            labelled_client_namespaces=(cfg.backups.namespace,) if cleanup_on_lab_db else (),
         ),
     )
     pulumi.export("labDatabaseHost", lab_database.host)
@@ -138,6 +141,11 @@ if cfg.backups.enabled:
             admin_user=xnat_cfg.postgres.user, admin_secret=xnat_cfg.postgres_secret_name, admin_key=POSTGRES_PASSWORD_KEY,
             admin_database=xnat_cfg.postgres.database, rotation=secrets.xnat_hub.postgres_backup_rotation,
         )  # fmt: skip
+    cleanup_account = None
+    if cleanup_on_lab_db:
+        cleanup_user, cleanup_password = lab_db.roles.cleanup_user, secrets.lab_database.cleanup_password
+        assert cleanup_user is not None and cleanup_password is not None
+        cleanup_account = (cleanup_user, cleanup_password)
     backups = Backups(
         "backups",
         BackupsArgs(
@@ -145,6 +153,7 @@ if cfg.backups.enabled:
             project_dir=Path(__file__).resolve().parent,
             depends_on=tuple(r for r in backup_needs if r is not None),
             postgres_roles=postgres_roles,
+            cleanup_account=cleanup_account,
         ),  # fmt: skip
     )
     pulumi.export("backupCronJobs", sorted(backups.cron_jobs))

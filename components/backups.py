@@ -51,6 +51,8 @@ class BackupsArgs:
     depends_on: tuple[pulumi.Resource, ...] = ()
     # Database name -> the backup role to keep in it (a Postgres labhub deploys: the XNAT hub's).
     postgres_roles: Mapping[str, PostgresRole] = field(default_factory=dict)
+    # The lab database's cleanup account (name, generated password): written into cleanup.credentialsFrom here.
+    cleanup_account: tuple[str, pulumi.Output[str]] | None = None
 
 
 class Backups(pulumi.ComponentResource):
@@ -106,6 +108,22 @@ class Backups(pulumi.ComponentResource):
                 self.cron_jobs[f"prune{suffix}"] = self._cron_job(
                     f"{name}-prune{suffix}", lambda image, namespace=namespace: prune_cronjob(config, image, namespace), after_namespace
                 )
+        if config.cleanup.enabled and args.cleanup_account is not None:
+            # The cleanup runs here, next to its data claim, so its DataJoint credentials must be here too: a copy of the
+            # lab database account's, made after this namespace (the roles Job reads the original in the database's).
+            assert config.cleanup.credentials_from is not None
+            username, password = args.cleanup_account
+            k8s.core.v1.Secret(
+                f"{name}-cleanup-credentials",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=config.cleanup.credentials_from,
+                    namespace=config.namespace,
+                    labels=standard_labels(config.cleanup.credentials_from, "credentials"),
+                ),
+                type="Opaque",
+                string_data={"username": username, "password": pulumi.Output.secret(password)},
+                opts=after_namespace,
+            )
         if config.cleanup.enabled:
             self.cron_jobs["cleanup"] = _apply(k8s.batch.v1.CronJob, f"{name}-cleanup", cleanup_cronjob(config), after_namespace)
         self.register_outputs({"image": self.image, "cronJobs": sorted(self.cron_jobs), "roleJobs": sorted(self.role_jobs)})

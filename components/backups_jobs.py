@@ -243,7 +243,8 @@ def cleanup_cronjob(config: BackupsConfig) -> dict[str, Any]:
         "containers": [container],
         "volumes": volumes,
     }
-    return _cronjob(config, config.namespace, f"{K8S_NAME}-cleanup", "cleanup", cleanup.schedule, pod, config.deadline_seconds)
+    # Its pod labels: the database's NetworkPolicy admits the cleanup by them (the lab MySQL's client label by default).
+    return _cronjob(config, config.namespace, f"{K8S_NAME}-cleanup", "cleanup", cleanup.schedule, pod, config.deadline_seconds, cleanup.pod_labels)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import pulumi_random as random
 from components.config import StackConfig, needed_external_secret
 from components.labels import standard_labels
 from components.models.backups import CREDENTIALS_KEYS, pg_service_conf, xnat_postgres_entry
-from components.models.lab_database import CLIENT_CNF_KEY, PASSWORD_KEY, backup_client_cnf
+from components.models.lab_database import CLIENT_CNF_KEY, PASSWORD_KEY, USERNAME_KEY, backup_client_cnf
 from components.models.xnat_hub import ACCOUNT_PASSWORD_KEY, POSTGRES_BACKUP_PASSWORD_KEY, POSTGRES_BACKUP_ROLE, POSTGRES_PASSWORD_KEY
 from components.mysql_sidecar import INIT_SQL_KEY, root_password_init_sql
 from components.mysql_sidecar import secret_data as mysql_secret_data
@@ -65,6 +65,7 @@ class LabDatabaseSecrets:
     root_secret: k8s.core.v1.Secret  # keys: PASSWORD_KEY, and mysql_sidecar.INIT_SQL_KEY (re-sets root's password at start)
     account_secrets: Mapping[str, k8s.core.v1.Secret]  # account name -> its Secret, in RolesSpec order (users, then backup)
     backup_secret: k8s.core.v1.Secret | None  # the backup account's (also key CLIENT_CNF_KEY, the dump CronJob's); None: roles.backupUser null
+    cleanup_password: pulumi.Output[str] | None  # the cleanup account's (Backups copies it next to its cleanup CronJob); None: no cleanupUser
     root_rotation: str  # rotation keeper of root's password: the server restarts when it changes
     accounts_rotation: str  # rotation keeper of the accounts' passwords: the roles Job runs again when it changes
 
@@ -158,10 +159,16 @@ class StackSecrets(pulumi.ComponentResource):
         root_data = {PASSWORD_KEY: root_password, INIT_SQL_KEY: root_password.apply(root_password_init_sql)}
         root = self._k8s_secret("lab-db-root", db.root_secret_name, namespace, root_data)
         accounts: dict[str, k8s.core.v1.Secret] = {}
+        passwords: dict[str, pulumi.Output[str]] = {}
         for account in db_accounts(db.roles):
-            k8s_name = db.backup_secret_name if account == db.roles.backup_user else db.user_secret_name(account)
+            k8s_name = {db.roles.backup_user: db.backup_secret_name, db.roles.cleanup_user: db.cleanup_secret_name}.get(
+                account
+            ) or db.user_secret_name(account)
             password = self._password("labDatabaseUserPasswords", resource=f"lab-db-account-{account}")
+            passwords[account] = password
             data: dict[str, pulumi.Input[str]] = {PASSWORD_KEY: password}
+            if account == db.roles.cleanup_user:
+                data[USERNAME_KEY] = account  # DJ_USER of the cleanup CronJob
             if account == db.roles.backup_user:
                 # The backup CronJobs (in this namespace) read the account as the backup tool does: a [client] option file.
                 data[CLIENT_CNF_KEY] = password.apply(functools.partial(backup_client_cnf, account))
@@ -172,6 +179,7 @@ class StackSecrets(pulumi.ComponentResource):
             root_secret=root,
             account_secrets=accounts,
             backup_secret=accounts.get(db.roles.backup_user) if db.roles.backup_user is not None else None,
+            cleanup_password=passwords.get(db.roles.cleanup_user) if db.roles.cleanup_user is not None else None,
             root_rotation=keeper("labDatabaseRootPassword"),
             accounts_rotation=keeper("labDatabaseUserPasswords"),
         )

@@ -24,7 +24,7 @@ come from here and are passed as flags, so the Secret holds only what is secret.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -40,6 +40,7 @@ CREDENTIALS_KEYS = {"mysql": "my.cnf", "postgres": "pg_service.conf"}
 DEFAULT_PORTS = {"mysql": 3306, "postgres": 5432}
 # The scratch server a verify job restores into: same major version as the lab's servers.
 DEFAULT_SCRATCH_IMAGES = {"mysql": "mysql:8.0.40", "postgres": "postgres:16.4"}
+CLEANUP_SECRET = f"{K8S_NAME}-cleanup-datajoint"  # the default cleanup's DataJoint credentials, in the component's namespace
 PG_SERVICE = "labhub"  # the libpq service section the tool reads (`--service labhub`) in pg_service.conf
 _CRON = re.compile(r"^(\S+\s+){4}\S+$")
 
@@ -125,9 +126,16 @@ class Cleanup(Section):
         min_length=1,
         description="Command to run; the default is the core of Spyglass's cleanup.py (adjust to your Spyglass version).",
     )
-    database_host: str = Field("", description="DataJoint database host:port (DJ_HOST), e.g. lab-mysql.spyglass.svc:3306; required when enabled.")
+    database_host: str = Field(
+        "", description="DataJoint database host:port (DJ_HOST); when neither this nor credentialsFrom is set and labDatabase is on: the lab MySQL."
+    )
     credentials_from: DnsLabel | None = Field(
-        None, description="Name of the Secret with keys `username` and `password` (DJ_USER, DJ_PASS); required when enabled."
+        None,
+        description="Name of the Secret with keys `username` and `password` (DJ_USER, DJ_PASS); with the lab MySQL default: " + CLEANUP_SECRET + ".",
+    )
+    pod_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels of the cleanup pod, e.g. the one the database's NetworkPolicy admits (the lab MySQL default: its client label).",
     )
     data_claim: DnsLabel | None = Field(None, description="PVC with the Spyglass data (SPYGLASS_BASE_DIR), mounted read-write at baseDir.")
     base_dir: str = Field("/data/spyglass", pattern=r"^/", description="Where the data claim is mounted; SPYGLASS_BASE_DIR.")
@@ -243,6 +251,34 @@ def default_databases(lab_database: LabDatabaseConfig, xnat_hub: XnatHubConfig |
             }
         )  # fmt: skip
     return defaults
+
+
+def default_cleanup(cleanup: dict[str, Any], lab_database: LabDatabaseConfig) -> dict[str, Any]:
+    """The `cleanup` section (stack-file spelling) with the lab MySQL as its database, when it names none and labDatabase is on.
+
+    It connects as the lab database's cleanup account (`roles.cleanupUser`,
+    default labhub_cleanup, granted dj_user): Spyglass's cleanup deletes
+    orphaned file rows in shared-module schemas, which dj_user may do and
+    dj_collab/dj_guest may not; dj_admin would be more than it needs. Its
+    credentials come in the Secret CLEANUP_SECRET of the component's namespace
+    (the cleanup runs there, next to the data claim), its pod carries the
+    database's client label, and the database's NetworkPolicy admits that
+    label from the component's namespace.
+    """
+    if not (cleanup.get("enabled") and lab_database.enabled) or "databaseHost" in cleanup or "credentialsFrom" in cleanup:
+        return cleanup
+    return {
+        "databaseHost": f"{lab_database.host}:{LAB_DATABASE_PORT}", "credentialsFrom": CLEANUP_SECRET,
+        "podLabels": {LAB_DATABASE_CLIENT_LABEL: "true"}, **cleanup,
+    }  # fmt: skip
+
+
+def cleanup_uses_lab_database(backups: BackupsConfig, lab_database: LabDatabaseConfig) -> bool:
+    """Whether the cleanup CronJob connects as the lab database's cleanup account (the default above)."""
+    return (
+        backups.enabled and backups.cleanup.enabled and lab_database.enabled
+        and lab_database.roles.cleanup_user is not None and backups.cleanup.credentials_from == CLEANUP_SECRET
+    )  # fmt: skip
 
 
 def xnat_postgres_entry(backups: BackupsConfig, xnat_hub: XnatHubConfig) -> BackupDatabase | None:

@@ -23,7 +23,7 @@ from components.config import parse_stack_config
 from labhub.engine import PROJECT_DIR, StackRun, read_stack_files, run_program
 
 DB = "xnat-jupyterhub-postgres"
-JOB, CRON_JOB, SECRET = "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Secret"
+JOB, CRON_JOB, SECRET = "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Secret"  # pragma: allowlist secret (kinds)
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
@@ -101,7 +101,7 @@ def test_the_postgres_network_policy_admits_the_dump_and_role_pods_not_verify_or
 
 def _prod_with(extra: dict[str, str]) -> StackRun:
     files = read_stack_files(PROJECT_DIR, "prod")
-    config = {**files.config, "labhub:spyglassOAuthClientSecret": "placeholder-for-the-test", **extra}
+    config = {**files.config, "labhub:spyglassOAuthClientSecret": "placeholder-for-the-test", **extra}  # pragma: allowlist secret
     return run_program(PROJECT_DIR, files.project, "prod", config, set(files.secret_keys) | {"labhub:spyglassOAuthClientSecret"})
 
 

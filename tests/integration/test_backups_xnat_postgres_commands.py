@@ -41,7 +41,7 @@ pytestmark = pytest.mark.integration
 
 DB = "xnat-jupyterhub-postgres"
 DUMP, VERIFY, PRUNE = f"labhub-backups-{DB}", f"labhub-backups-{DB}-verify", "labhub-backups-prune"
-ADMIN_SECRET, BACKUP_SECRET = "xnat-jupyterhub-postgres", "xnat-jupyterhub-postgres-backup"
+ADMIN_SECRET, BACKUP_SECRET = "xnat-jupyterhub-postgres", "xnat-jupyterhub-postgres-backup"  # pragma: allowlist secret (Secret names)
 OFFSITE = {"backup-offsite-s3": {"credentials": "[default]\n"}}  # mounted by the dump pod; the --s3-* flags are dropped
 
 

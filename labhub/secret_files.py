@@ -2,11 +2,14 @@
 
 Shared by `labhub db apply-roles` and `labhub backup postgres ensure-role`, so
 both treat the file alike (one trailing newline is not part of the value, an
-empty file is an error) and neither ever echoes what it read.
+empty file is an error) and neither ever echoes what it read; and the check
+the backup tool makes of a credentials file it hands to a client program
+(a MySQL option file, a libpq service file) without reading it itself.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from labhub.errors import UserError
@@ -22,3 +25,12 @@ def read_secret(path: Path, what: str) -> str:
     if not value:
         raise UserError(f"{what} in {path} is empty")
     return value
+
+
+def check_readable_file(path: Path, flag: str) -> Path:
+    """A credentials file named by `flag` must exist and be readable by us; its content is never read or echoed here."""
+    if not path.is_file():
+        raise UserError(f"{flag} {path} does not exist or is not a file")
+    if not os.access(path, os.R_OK):
+        raise UserError(f"{flag} {path} is not readable by this user")
+    return path

@@ -121,7 +121,7 @@ class Backups(pulumi.ComponentResource):
                     labels=standard_labels(config.cleanup.credentials_from, "credentials"),
                 ),
                 type="Opaque",
-                string_data={"username": username, "password": pulumi.Output.secret(password)},
+                string_data={"username": username, "password": password},  # a RandomPassword result: a Pulumi secret
                 opts=after_namespace,
             )
         if config.cleanup.enabled:

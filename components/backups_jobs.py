@@ -133,16 +133,18 @@ def _cronjob(
     }
 
 
+def _on_backups_pvc(
+    config: BackupsConfig, mounts: list[dict[str, Any]], volumes: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A job's mounts and volumes with the backups PVC (at BACKUPS_MOUNT) and the /tmp emptyDir every tool container mounts."""
+    pvc = {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}}
+    return [{"name": "backups", "mountPath": BACKUPS_MOUNT}, *mounts], [{"name": "tmp", "emptyDir": {}}, pvc, *volumes]
+
+
 def dump_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[str, Any]:
-    mounts: list[dict[str, Any]] = [
-        {"name": "backups", "mountPath": BACKUPS_MOUNT},
-        {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True},
-    ]
-    volumes = [
-        {"name": "tmp", "emptyDir": {}},
-        {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}},
-        _secret_volume("credentials", db.credentials_from),
-    ]
+    mounts, volumes = _on_backups_pvc(
+        config, [{"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True}], [_secret_volume("credentials", db.credentials_from)]
+    )
     env = []
     if config.offsite is not None:
         mounts.append({"name": "offsite", "mountPath": OFFSITE_MOUNT, "readOnly": True})
@@ -178,16 +180,14 @@ def _scratch_server(db: BackupDatabase) -> dict[str, Any]:
 
 
 def verify_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[str, Any]:
-    mounts: list[dict[str, Any]] = [
-        {"name": "backups", "mountPath": BACKUPS_MOUNT},
-        {"name": "scratch-clients", "mountPath": SCRATCH_MOUNT, "readOnly": True},
-    ]
-    volumes = [
-        {"name": "tmp", "emptyDir": {}},
-        {"name": "scratch-data", "emptyDir": {}},
-        {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}},
-        {"name": "scratch-clients", "configMap": {"name": config.scratch_config_map_name, "defaultMode": 0o444}},
-    ]
+    mounts, volumes = _on_backups_pvc(
+        config,
+        [{"name": "scratch-clients", "mountPath": SCRATCH_MOUNT, "readOnly": True}],
+        [
+            {"name": "scratch-data", "emptyDir": {}},
+            {"name": "scratch-clients", "configMap": {"name": config.scratch_config_map_name, "defaultMode": 0o444}},
+        ],
+    )
     pod = {
         # The scratch server's image starts as root and drops to its own user, so this pod has no
         # pod-wide runAsNonRoot; the verify container itself runs as 10001.
@@ -208,10 +208,11 @@ def verify_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dic
 
 def prune_cronjob(config: BackupsConfig, image: str, namespace: str) -> dict[str, Any]:
     """The retention job of one namespace's backups PVC."""
+    mounts, volumes = _on_backups_pvc(config, [], [])
     pod = {
         "securityContext": restricted_pod(UID),
-        "containers": [_tool_container("prune", image, prune_command(config, namespace), [{"name": "backups", "mountPath": BACKUPS_MOUNT}])],
-        "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}}],
+        "containers": [_tool_container("prune", image, prune_command(config, namespace), mounts)],
+        "volumes": volumes,
     }
     return _cronjob(config, namespace, f"{K8S_NAME}-prune", "backup-prune", config.prune_schedule, pod, 3600)
 

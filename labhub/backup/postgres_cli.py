@@ -17,7 +17,7 @@ from labhub.backup.cli_common import add_commands, fail, report_dump, report_ver
 from labhub.backup.layout import Interrupted
 from labhub.backup.postgres import PgFailed, dump, restore, verify
 from labhub.backup.postgres_client import PgConnection
-from labhub.backup.postgres_roles import READ_ALL, connect_as_admin, ensure_backup_role
+from labhub.backup.postgres_roles import READ_ALL, check_role_name, connect_as_admin, ensure_backup_role
 from labhub.secret_files import read_secret
 
 
@@ -49,6 +49,7 @@ def _connection(parser: argparse.ArgumentParser) -> None:
 
 
 def ensure_role(args: argparse.Namespace) -> int:
+    check_role_name(args.role)  # before any file is read or connection made
     role_password = read_secret(args.role_password_file, f"the password of role {args.role!r}")
     admin_password = read_secret(args.admin_password_file, "the superuser's password")
     with connect_as_admin(args.host, args.port, args.dbname, args.admin_user, admin_password) as conn:

@@ -141,11 +141,6 @@ if cfg.backups.enabled:
             admin_user=xnat_cfg.postgres.user, admin_secret=xnat_cfg.postgres_secret_name, admin_key=POSTGRES_PASSWORD_KEY,
             admin_database=xnat_cfg.postgres.database, rotation=secrets.xnat_hub.postgres_backup_rotation,
         )  # fmt: skip
-    cleanup_account = None
-    if cleanup_on_lab_db:
-        cleanup_user, cleanup_password = lab_db.roles.cleanup_user, secrets.lab_database.cleanup_password
-        assert cleanup_user is not None and cleanup_password is not None
-        cleanup_account = (cleanup_user, cleanup_password)
     backups = Backups(
         "backups",
         BackupsArgs(
@@ -153,7 +148,7 @@ if cfg.backups.enabled:
             project_dir=Path(__file__).resolve().parent,
             depends_on=tuple(r for r in backup_needs if r is not None),
             postgres_roles=postgres_roles,
-            cleanup_account=cleanup_account,
+            cleanup_password=secrets.lab_database.cleanup_password if cleanup_on_lab_db else None,
         ),  # fmt: skip
     )
     pulumi.export("backupCronJobs", sorted(backups.cron_jobs))

@@ -51,8 +51,8 @@ class BackupsArgs:
     depends_on: tuple[pulumi.Resource, ...] = ()
     # Database name -> the backup role to keep in it (a Postgres labhub deploys: the XNAT hub's).
     postgres_roles: Mapping[str, PostgresRole] = field(default_factory=dict)
-    # The lab database's cleanup account (name, generated password): written into cleanup.credentialsFrom here.
-    cleanup_account: tuple[str, pulumi.Output[str]] | None = None
+    # The lab database's cleanup account's generated password: written into cleanup.credentialsFrom here (key password).
+    cleanup_password: pulumi.Output[str] | None = None
 
 
 class Backups(pulumi.ComponentResource):
@@ -108,11 +108,10 @@ class Backups(pulumi.ComponentResource):
                 self.cron_jobs[f"prune{suffix}"] = self._cron_job(
                     f"{name}-prune{suffix}", lambda image, namespace=namespace: prune_cronjob(config, image, namespace), after_namespace
                 )
-        if config.cleanup.enabled and args.cleanup_account is not None:
+        if config.cleanup.enabled and args.cleanup_password is not None:
             # The cleanup runs here, next to its data claim, so its DataJoint credentials must be here too: a copy of the
             # lab database account's, made after this namespace (the roles Job reads the original in the database's).
             assert config.cleanup.credentials_from is not None
-            username, password = args.cleanup_account
             k8s.core.v1.Secret(
                 f"{name}-cleanup-credentials",
                 metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -121,7 +120,7 @@ class Backups(pulumi.ComponentResource):
                     labels=standard_labels(config.cleanup.credentials_from, "credentials"),
                 ),
                 type="Opaque",
-                string_data={"username": username, "password": password},  # a RandomPassword result: a Pulumi secret
+                string_data={"password": args.cleanup_password},  # a RandomPassword result: a Pulumi secret; DJ_USER is a plain value
                 opts=after_namespace,
             )
         if config.cleanup.enabled:

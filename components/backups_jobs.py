@@ -224,7 +224,9 @@ def cleanup_cronjob(config: BackupsConfig) -> dict[str, Any]:
     env = [
         # DataJoint reads these before any config file: no dj_local_conf.json, no prompt (Spyglass #1219).
         {"name": "DJ_HOST", "value": cleanup.database_host},
-        {"name": "DJ_USER", "valueFrom": {"secretKeyRef": {"name": secret, "key": "username"}}},
+        {"name": "DJ_USER", "value": cleanup.username}
+        if cleanup.username
+        else {"name": "DJ_USER", "valueFrom": {"secretKeyRef": {"name": secret, "key": "username"}}},
         {"name": "DJ_PASS", "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}}},
         {"name": "SPYGLASS_BASE_DIR", "value": cleanup.base_dir},
         {"name": "HOME", "value": "/tmp"},

@@ -75,11 +75,12 @@ class StackConfig(Section):
         if "databases" not in backups:
             backups["databases"] = default_databases(lab_database, xnat_hub)
         cleanup = backups.get("cleanup")
-        if isinstance(cleanup, dict) and data["backups"].get("enabled"):
-            backups["cleanup"] = default_cleanup(cleanup, lab_database)
-            lab_raw = data.get("labDatabase", {})
-            roles = lab_raw.get("roles", {}) if isinstance(lab_raw, dict) else None
-            if backups["cleanup"].get("credentialsFrom") == CLEANUP_SECRET and isinstance(roles, dict) and "cleanupUser" not in roles:
+        lab_raw = data.get("labDatabase", {})
+        roles = lab_raw.get("roles", {}) if isinstance(lab_raw, dict) else None
+        if isinstance(cleanup, dict) and data["backups"].get("enabled") and isinstance(roles, dict):
+            username = roles.get("cleanupUser", DEFAULT_CLEANUP_USER)
+            backups["cleanup"] = default_cleanup(cleanup, lab_database, username) if username is not None else cleanup
+            if backups["cleanup"].get("credentialsFrom") == CLEANUP_SECRET and "cleanupUser" not in roles:
                 lab = {**lab_raw, "roles": {**roles, "cleanupUser": DEFAULT_CLEANUP_USER}}
                 return {**data, "backups": backups, "labDatabase": lab}
         return {**data, "backups": backups}

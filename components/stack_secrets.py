@@ -24,7 +24,7 @@ import pulumi_random as random
 from components.config import StackConfig, needed_external_secret
 from components.labels import standard_labels
 from components.models.backups import CREDENTIALS_KEYS, pg_service_conf, xnat_postgres_entry
-from components.models.lab_database import CLIENT_CNF_KEY, PASSWORD_KEY, USERNAME_KEY, backup_client_cnf
+from components.models.lab_database import CLIENT_CNF_KEY, PASSWORD_KEY, backup_client_cnf
 from components.models.xnat_hub import ACCOUNT_PASSWORD_KEY, POSTGRES_BACKUP_PASSWORD_KEY, POSTGRES_BACKUP_ROLE, POSTGRES_PASSWORD_KEY
 from components.mysql_sidecar import INIT_SQL_KEY, root_password_init_sql
 from components.mysql_sidecar import secret_data as mysql_secret_data
@@ -167,8 +167,6 @@ class StackSecrets(pulumi.ComponentResource):
             password = self._password("labDatabaseUserPasswords", resource=f"lab-db-account-{account}")
             passwords[account] = password
             data: dict[str, pulumi.Input[str]] = {PASSWORD_KEY: password}
-            if account == db.roles.cleanup_user:
-                data[USERNAME_KEY] = account  # DJ_USER of the cleanup CronJob
             if account == db.roles.backup_user:
                 # The backup CronJobs (in this namespace) read the account as the backup tool does: a [client] option file.
                 data[CLIENT_CNF_KEY] = password.apply(functools.partial(backup_client_cnf, account))

@@ -131,7 +131,13 @@ class Cleanup(Section):
     )
     credentials_from: DnsLabel | None = Field(
         None,
-        description="Name of the Secret with keys `username` and `password` (DJ_USER, DJ_PASS); with the lab MySQL default: " + CLEANUP_SECRET + ".",
+        description="Name of the Secret with keys `username` and `password` (DJ_USER, DJ_PASS); with the lab MySQL default: "
+        + CLEANUP_SECRET
+        + " (key password only).",
+    )
+    username: str | None = Field(
+        None,
+        description="DataJoint user (DJ_USER) as a plain value, the Secret then needs only `password`; the lab MySQL default: its cleanup account.",
     )
     pod_labels: dict[str, str] = Field(
         default_factory=dict,
@@ -253,22 +259,23 @@ def default_databases(lab_database: LabDatabaseConfig, xnat_hub: XnatHubConfig |
     return defaults
 
 
-def default_cleanup(cleanup: dict[str, Any], lab_database: LabDatabaseConfig) -> dict[str, Any]:
+def default_cleanup(cleanup: dict[str, Any], lab_database: LabDatabaseConfig, username: str) -> dict[str, Any]:
     """The `cleanup` section (stack-file spelling) with the lab MySQL as its database, when it names none and labDatabase is on.
 
     It connects as the lab database's cleanup account (`roles.cleanupUser`,
     default labhub_cleanup, granted dj_user): Spyglass's cleanup deletes
     orphaned file rows in shared-module schemas, which dj_user may do and
     dj_collab/dj_guest may not; dj_admin would be more than it needs. Its
-    credentials come in the Secret CLEANUP_SECRET of the component's namespace
-    (the cleanup runs there, next to the data claim), its pod carries the
+    password comes in the Secret CLEANUP_SECRET of the component's namespace
+    (the cleanup runs there, next to the data claim), its user name (not a
+    secret) as a plain DJ_USER value, its pod carries the
     database's client label, and the database's NetworkPolicy admits that
     label from the component's namespace.
     """
     if not (cleanup.get("enabled") and lab_database.enabled) or "databaseHost" in cleanup or "credentialsFrom" in cleanup:
         return cleanup
     return {
-        "databaseHost": f"{lab_database.host}:{LAB_DATABASE_PORT}", "credentialsFrom": CLEANUP_SECRET,
+        "databaseHost": f"{lab_database.host}:{LAB_DATABASE_PORT}", "credentialsFrom": CLEANUP_SECRET, "username": username,
         "podLabels": {LAB_DATABASE_CLIENT_LABEL: "true"}, **cleanup,
     }  # fmt: skip
 

@@ -22,7 +22,6 @@ PASSWORD_KEY = "password"  # pragma: allowlist secret
 CLIENT_CNF_KEY = "my.cnf"  # the backup account's Secret: a [client] option file, as the backup tool reads it
 CLIENT_LABEL = "labhub.io/lab-db-client"  # pods its NetworkPolicy admits: of its namespace (roles Job, backups) and of listed ones (cleanup)
 DEFAULT_CLEANUP_USER = "labhub_cleanup"  # the account the Backups cleanup CronJob gets by default (components/config.py)
-USERNAME_KEY = "username"
 
 
 def backup_client_cnf(user: str, password: str) -> str:
@@ -94,7 +93,7 @@ class LabDatabaseConfig(Section):
 
     @property
     def cleanup_secret_name(self) -> str:
-        """The cleanup account's Secret in this namespace (keys username, password), read by the roles Job."""
+        """The cleanup account's Secret in this namespace (key password), read by the roles Job."""
         return f"{self.name}-cleanup"
 
     @property

@@ -1,10 +1,10 @@
 """The cleanup CronJob's database under mocks: prod's connects to the lab MySQL as a dj_user account and is let in.
 
 Invariants: with labDatabase on and the cleanup naming no database, the
-cleanup gets DJ_HOST = the lab MySQL's Service and DJ_USER/DJ_PASS from a
-Secret of its own namespace holding the lab database's cleanup account (the
-account and password the roles Job creates, granted dj_user and nothing of
-its own), so DataJoint needs no config file under cron (Spyglass #1219); the
+cleanup gets DJ_HOST = the lab MySQL's Service, DJ_USER = the lab database's
+cleanup account and DJ_PASS from a Secret of its own namespace holding that
+account's password (the one the roles Job sets; the account is granted
+dj_user and nothing of its own), so DataJoint needs no config file under cron (Spyglass #1219); the
 lab database's NetworkPolicy, evaluated on the rendered objects, admits that
 pod from its namespace and not an unlabelled pod there; a cleanup that names
 its own database is left alone; a cleanup pointed at an account the stack
@@ -54,14 +54,14 @@ def test_prods_cleanup_connects_to_the_lab_mysql_from_env_and_a_secret_of_its_na
     (container,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e for e in container["env"]}
     assert env["DJ_HOST"]["value"] == "lab-db.lab-db.svc.cluster.local:3306"
-    assert env["DJ_USER"]["valueFrom"]["secretKeyRef"] == {"name": CLEANUP_SECRET, "key": "username"}
+    assert env["DJ_USER"] == {"name": "DJ_USER", "value": "labhub_cleanup"}, "a user name is no secret"
     assert env["DJ_PASS"]["valueFrom"]["secretKeyRef"] == {"name": CLEANUP_SECRET, "key": "password"}
 
     copy = _one(run, SECRET, CLEANUP_SECRET, "spyglass")
     original = _one(run, SECRET, "lab-db-cleanup", "lab-db")
     assert rpc.is_rpc_secret(copy["stringData"]) and rpc.is_rpc_secret(original["stringData"])
     copy_data, original_data = rpc.unwrap_rpc_secret(copy["stringData"]), rpc.unwrap_rpc_secret(original["stringData"])
-    assert copy_data == {"username": "labhub_cleanup", "password": original_data["password"]}, "the account the roles Job creates"
+    assert copy_data == {"password": original_data["password"]} == original_data, "the password the roles Job gives the account"
     roles = _one(run, "kubernetes:core/v1:ConfigMap", "lab-db-roles", "lab-db")["data"]["roles.sql"]
     granted = [line for line in roles.splitlines() if "'labhub_cleanup'@'%'" in line and line.startswith("GRANT")]
     assert granted == ["GRANT 'dj_user' TO 'labhub_cleanup'@'%';"], "dj_user, and no prefix of its own"
@@ -95,11 +95,23 @@ def test_a_cleanup_that_names_its_own_database_is_left_alone() -> None:
     assert config.lab_database.roles.cleanup_user is None, "no account is made for a cleanup that does not use it"
 
 
-def test_a_cleanup_on_the_lab_database_without_its_account_is_one_config_error() -> None:
+@pytest.mark.parametrize(
+    ("cleanup", "lab_database", "line"),
+    [
+        pytest.param(
+            CLEANUP, {**LAB_DATABASE, "roles": {"cleanupUser": None}},
+            "labhub:backups.cleanup: cleanup is enabled but cleanup.databaseHost, cleanup.credentialsFrom is not set",
+            id="no-cleanup-account-no-default",
+        ),
+        pytest.param(
+            {**CLEANUP, "databaseHost": "lab-db.lab-db.svc.cluster.local:3306", "credentialsFrom": CLEANUP_SECRET}, {"enabled": False},
+            "labhub config: backups.cleanup.credentialsFrom labhub-backups-cleanup-datajoint is the lab database's cleanup account, which this stack "
+            "does not make: enable labDatabase with roles.cleanupUser set, or give cleanup its own databaseHost and credentialsFrom",
+            id="the-generated-secret-without-its-account",
+        ),
+    ],
+)  # fmt: skip
+def test_a_cleanup_without_a_database_it_can_reach_is_one_config_error(cleanup: dict[str, Any], lab_database: dict[str, Any], line: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        _parse(CLEANUP, {**LAB_DATABASE, "roles": {"cleanupUser": None}})
-    (line,) = str(caught.value).splitlines()
-    assert line == (
-        "labhub config: backups.cleanup.credentialsFrom labhub-backups-cleanup-datajoint is the lab database's cleanup account, which this stack "
-        "does not make: enable labDatabase with roles.cleanupUser set, or give cleanup its own databaseHost and credentialsFrom"
-    )
+        _parse(cleanup, lab_database)
+    assert str(caught.value).splitlines() == [line]

@@ -62,9 +62,7 @@ def test_each_account_has_its_own_secret_and_reaches_the_job_only_as_a_file_name
     for name, resource in secrets.items():
         assert rpc.is_rpc_secret(resource.inputs["stringData"]), f"{resource.urn}: the password must be a Pulumi secret"
         data = rpc.unwrap_rpc_secret(resource.inputs["stringData"])
-        keys = {"lab-db-root": ["password", "init.sql"], "lab-db-backup": ["password", "my.cnf"], "lab-db-cleanup": ["password", "username"]}.get(
-            name, ["password"]
-        )
+        keys = {"lab-db-root": ["password", "init.sql"], "lab-db-backup": ["password", "my.cnf"]}.get(name, ["password"])
         assert list(data) == keys and len(data["password"]) >= 24, name
         if name == "lab-db-backup":  # the dump CronJob's option file, the same account and password
             assert data["my.cnf"] == f"[client]\nuser=labhub_backup\npassword={data['password']}\n"

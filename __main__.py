@@ -7,8 +7,11 @@ import pulumi_kubernetes as k8s
 
 from components import config as stack_config
 from components.backups import Backups, BackupsArgs
+from components.backups_jobs import PostgresRole
 from components.lab_database import LabDatabase, LabDatabaseArgs
 from components.labels import standard_labels
+from components.models.backups import cleanup_uses_lab_database, xnat_postgres_entry
+from components.models.xnat_hub import POSTGRES_BACKUP_PASSWORD_KEY, POSTGRES_BACKUP_ROLE, POSTGRES_PASSWORD_KEY
 from components.notebook_templates import NotebookTemplates, NotebookTemplatesArgs
 from components.paper_environments import PaperEnvironments, PaperEnvironmentsArgs
 from components.spyglass_hub import SpyglassHub, SpyglassHubArgs
@@ -36,6 +39,8 @@ if xnat_cfg.enabled and xnat_cfg.create_namespace:
     )
 
 lab_db = cfg.lab_database
+# The Backups cleanup CronJob connects to the lab MySQL as its cleanup account (the default when both are on).
+cleanup_on_lab_db = cleanup_uses_lab_database(cfg.backups, lab_db)
 lab_db_namespace = None
 if lab_db.enabled:
     # The shared lab MySQL, its account Secrets and its roles Job live here.
@@ -64,6 +69,7 @@ if lab_db.enabled:
             secrets=secrets.lab_database,
             project_dir=Path(__file__).resolve().parent,
             client_namespaces=(hub.namespace,) if hub.enabled else (),
+            labelled_client_namespaces=(cfg.backups.namespace,) if cleanup_on_lab_db else (),
         ),
     )
     pulumi.export("labDatabaseHost", lab_database.host)
@@ -108,9 +114,14 @@ if hub.enabled:
     )
     pulumi.export("spyglassHubUrl", spyglass.url)
 
+# The Backups entry for the deployed XNAT Postgres with the generated backup role (the default when both are on).
+xnat_backup = xnat_postgres_entry(cfg.backups, xnat_cfg)
+xnat_hub = None
 if xnat_cfg.enabled:
     namespace = xnat_namespace.metadata.name if xnat_namespace else xnat_cfg.namespace
-    xnat_hub = XnatHub("xnat", XnatHubArgs(config=xnat_cfg, namespace=namespace, secrets=secrets.xnat_hub))
+    xnat_hub = XnatHub(
+        "xnat", XnatHubArgs(config=xnat_cfg, namespace=namespace, secrets=secrets.xnat_hub, postgres_backup_clients=xnat_backup is not None)
+    )
     # What the XNAT admin enters in the JupyterHub plugin's settings (docs/xnat.md).
     pulumi.export("xnatJupyterHubUrl", xnat_hub.url)
     pulumi.export("xnatJupyterHubApiUrl", xnat_hub.api_url)
@@ -119,9 +130,25 @@ if xnat_cfg.enabled:
     pulumi.export("xnatJupyterHubXnatPassword", xnat_hub.xnat_password)
 if cfg.backups.enabled:
     # The default lab MySQL entry's CronJobs run in the lab database's namespace, with the backup account's Secret there.
-    backup_needs = (lab_db_namespace, secrets.lab_database.backup_secret) if lab_db.enabled else ()
+    backup_needs: tuple = (lab_db_namespace, secrets.lab_database.backup_secret) if lab_db.enabled else ()
+    postgres_roles = {}
+    if xnat_backup is not None:
+        # The XNAT Postgres's backup role: made (and re-passworded on rotation) by a Job as the image's superuser.
+        assert xnat_hub is not None and secrets.xnat_hub.postgres_backup_secret is not None
+        backup_needs += (secrets.xnat_hub.postgres_backup_secret, xnat_hub.postgres, xnat_namespace)
+        postgres_roles[xnat_backup.name] = PostgresRole(
+            role=POSTGRES_BACKUP_ROLE, password_secret=xnat_cfg.postgres_backup_secret_name, password_key=POSTGRES_BACKUP_PASSWORD_KEY,
+            admin_user=xnat_cfg.postgres.user, admin_secret=xnat_cfg.postgres_secret_name, admin_key=POSTGRES_PASSWORD_KEY,
+            admin_database=xnat_cfg.postgres.database, rotation=secrets.xnat_hub.postgres_backup_rotation,
+        )  # fmt: skip
     backups = Backups(
         "backups",
-        BackupsArgs(config=cfg.backups, project_dir=Path(__file__).resolve().parent, depends_on=tuple(r for r in backup_needs if r is not None)),
+        BackupsArgs(
+            config=cfg.backups,
+            project_dir=Path(__file__).resolve().parent,
+            depends_on=tuple(r for r in backup_needs if r is not None),
+            postgres_roles=postgres_roles,
+            cleanup_password=secrets.lab_database.cleanup_password if cleanup_on_lab_db else None,
+        ),  # fmt: skip
     )
     pulumi.export("backupCronJobs", sorted(backups.cron_jobs))

@@ -18,25 +18,33 @@ All CronJobs: concurrencyPolicy Forbid, a startingDeadlineSeconds, an
 activeDeadlineSeconds, backoffLimit 0 (a half-done dump is not retried
 blindly: the next schedule runs a clean one) and bounded history.
 
+A Postgres whose backup role labhub keeps (the deployed XNAT Postgres) also
+gets a Job, `ensure_role_job`, that makes the role what the dump needs and no
+more (`labhub backup postgres ensure-role`), named after the role's password
+rotation so a rotation runs it again.
+
 The command lines built here are the ones tests run against real servers
-(tests/components/test_backups_commands.py).
+(tests/integration/test_backups_cronjob_commands.py, test_backups_xnat_postgres_commands.py).
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from components.labels import standard_labels
-from components.models.backups import K8S_NAME, BackupDatabase, BackupsConfig
+from components.models.backups import K8S_NAME, PG_SERVICE, BackupDatabase, BackupsConfig
 from components.pod_security import restricted_container, restricted_pod
 
 BACKUPS_MOUNT = "/backups"
 CREDENTIALS_MOUNT = "/etc/labhub/db"
 SCRATCH_MOUNT = "/etc/labhub/scratch"
 OFFSITE_MOUNT = "/etc/labhub/offsite"
+ADMIN_MOUNT = "/etc/labhub/admin"
 UID = 10001
 SECRET_FILE_MODE = 0o400
-SERVICE = "labhub"  # the libpq service section name in pg_service.conf
+SERVICE = PG_SERVICE  # the libpq service section name in pg_service.conf
 SCRATCH_CLIENT_FILES = {
     # The verify pod's scratch server: reached over the pod's loopback (TCP only comes up once the
     # image's init is done), root/postgres without a password, as the images allow when asked below.
@@ -56,6 +64,8 @@ def connection_args(db: BackupDatabase) -> list[str]:
 
 def dump_command(config: BackupsConfig, db: BackupDatabase) -> list[str]:
     command = ["labhub", "backup", db.kind, "dump", *connection_args(db), "--dest", f"{BACKUPS_MOUNT}/{db.name}", "--name", db.name]
+    if db.kind == "postgres" and not db.role_passwords:
+        command.append("--no-role-passwords")  # a pg_read_all_data role cannot read pg_authid
     if config.offsite is not None:
         prefix = "/".join(part for part in (config.offsite.prefix.strip("/"), db.name) if part)
         command += ["--s3-bucket", config.offsite.bucket, "--s3-prefix", prefix]
@@ -77,7 +87,9 @@ def prune_command(config: BackupsConfig, namespace: str) -> list[str]:
             "--keep-weekly", str(retention.weekly), "--keep-monthly", str(retention.monthly)]  # fmt: skip
 
 
-def _tool_container(name: str, image: str, command: list[str], mounts: list[dict[str, Any]], env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _tool_container(
+    name: str, image: str, command: list[str], mounts: list[dict[str, Any]], env: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     return {
         "name": name,
         "image": image,
@@ -121,19 +133,28 @@ def _cronjob(
     }
 
 
+def _on_backups_pvc(
+    config: BackupsConfig, mounts: list[dict[str, Any]], volumes: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A job's mounts and volumes with the backups PVC (at BACKUPS_MOUNT) and the /tmp emptyDir every tool container mounts."""
+    pvc = {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}}
+    return [{"name": "backups", "mountPath": BACKUPS_MOUNT}, *mounts], [{"name": "tmp", "emptyDir": {}}, pvc, *volumes]
+
+
 def dump_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[str, Any]:
-    mounts: list[dict[str, Any]] = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True}]
-    volumes = [
-        {"name": "tmp", "emptyDir": {}},
-        {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}},
-        _secret_volume("credentials", db.credentials_from),
-    ]
+    mounts, volumes = _on_backups_pvc(
+        config, [{"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True}], [_secret_volume("credentials", db.credentials_from)]
+    )
     env = []
     if config.offsite is not None:
         mounts.append({"name": "offsite", "mountPath": OFFSITE_MOUNT, "readOnly": True})
         volumes.append(_secret_volume("offsite", config.offsite.credentials_from))
         env = [{"name": "AWS_SHARED_CREDENTIALS_FILE", "value": f"{OFFSITE_MOUNT}/credentials"}, {"name": "AWS_CONFIG_FILE", "value": "/dev/null"}]
-    pod = {"securityContext": restricted_pod(UID), "containers": [_tool_container("dump", image, dump_command(config, db), mounts, env)], "volumes": volumes}
+    pod = {
+        "securityContext": restricted_pod(UID),
+        "containers": [_tool_container("dump", image, dump_command(config, db), mounts, env)],
+        "volumes": volumes,
+    }
     # Only the dump pod carries the database's pod labels: it is the one backup pod that connects to the server.
     return _cronjob(config, config.namespace_of(db), f"{K8S_NAME}-{db.name}", "backup", config.schedule, pod, config.deadline_seconds, db.pod_labels)
 
@@ -159,30 +180,39 @@ def _scratch_server(db: BackupDatabase) -> dict[str, Any]:
 
 
 def verify_cronjob(config: BackupsConfig, db: BackupDatabase, image: str) -> dict[str, Any]:
-    mounts: list[dict[str, Any]] = [{"name": "backups", "mountPath": BACKUPS_MOUNT}, {"name": "scratch-clients", "mountPath": SCRATCH_MOUNT, "readOnly": True}]
-    volumes = [
-        {"name": "tmp", "emptyDir": {}},
-        {"name": "scratch-data", "emptyDir": {}},
-        {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}},
-        {"name": "scratch-clients", "configMap": {"name": config.scratch_config_map_name, "defaultMode": 0o444}},
-    ]
+    mounts, volumes = _on_backups_pvc(
+        config,
+        [{"name": "scratch-clients", "mountPath": SCRATCH_MOUNT, "readOnly": True}],
+        [
+            {"name": "scratch-data", "emptyDir": {}},
+            {"name": "scratch-clients", "configMap": {"name": config.scratch_config_map_name, "defaultMode": 0o444}},
+        ],
+    )
     pod = {
         # The scratch server's image starts as root and drops to its own user, so this pod has no
         # pod-wide runAsNonRoot; the verify container itself runs as 10001.
         "securityContext": {"fsGroup": UID, "seccompProfile": {"type": "RuntimeDefault"}},
         "initContainers": [_scratch_server(db)],
-        "containers": [{**_tool_container("verify", image, verify_command(db), mounts), "securityContext": {**restricted_container(), "runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID}}],
+        "containers": [
+            {
+                **_tool_container("verify", image, verify_command(db), mounts),
+                "securityContext": {**restricted_container(), "runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID},
+            }
+        ],
         "volumes": volumes,
     }
-    return _cronjob(config, config.namespace_of(db), f"{K8S_NAME}-{db.name}-verify", "backup-verify", config.verify_schedule, pod, config.deadline_seconds)
+    return _cronjob(
+        config, config.namespace_of(db), f"{K8S_NAME}-{db.name}-verify", "backup-verify", config.verify_schedule, pod, config.deadline_seconds
+    )
 
 
 def prune_cronjob(config: BackupsConfig, image: str, namespace: str) -> dict[str, Any]:
     """The retention job of one namespace's backups PVC."""
+    mounts, volumes = _on_backups_pvc(config, [], [])
     pod = {
         "securityContext": restricted_pod(UID),
-        "containers": [_tool_container("prune", image, prune_command(config, namespace), [{"name": "backups", "mountPath": BACKUPS_MOUNT}])],
-        "volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "backups", "persistentVolumeClaim": {"claimName": config.pvc_name}}],
+        "containers": [_tool_container("prune", image, prune_command(config, namespace), mounts)],
+        "volumes": volumes,
     }
     return _cronjob(config, namespace, f"{K8S_NAME}-prune", "backup-prune", config.prune_schedule, pod, 3600)
 
@@ -194,7 +224,9 @@ def cleanup_cronjob(config: BackupsConfig) -> dict[str, Any]:
     env = [
         # DataJoint reads these before any config file: no dj_local_conf.json, no prompt (Spyglass #1219).
         {"name": "DJ_HOST", "value": cleanup.database_host},
-        {"name": "DJ_USER", "valueFrom": {"secretKeyRef": {"name": secret, "key": "username"}}},
+        {"name": "DJ_USER", "value": cleanup.username}
+        if cleanup.username
+        else {"name": "DJ_USER", "valueFrom": {"secretKeyRef": {"name": secret, "key": "username"}}},
         {"name": "DJ_PASS", "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}}},
         {"name": "SPYGLASS_BASE_DIR", "value": cleanup.base_dir},
         {"name": "HOME", "value": "/tmp"},
@@ -209,8 +241,81 @@ def cleanup_cronjob(config: BackupsConfig) -> dict[str, Any]:
         "securityContext": restricted_container(read_only_root=False),
         "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
     }  # fmt: skip
-    pod = {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 100, "fsGroup": 100}, "containers": [container], "volumes": volumes}
-    return _cronjob(config, config.namespace, f"{K8S_NAME}-cleanup", "cleanup", cleanup.schedule, pod, config.deadline_seconds)
+    pod = {
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 100, "fsGroup": 100},
+        "containers": [container],
+        "volumes": volumes,
+    }
+    # Its pod labels: the database's NetworkPolicy admits the cleanup by them (the lab MySQL's client label by default).
+    return _cronjob(config, config.namespace, f"{K8S_NAME}-cleanup", "cleanup", cleanup.schedule, pod, config.deadline_seconds, cleanup.pod_labels)
+
+
+@dataclass(frozen=True)
+class PostgresRole:
+    """A backup role labhub keeps in a Postgres it deploys: who makes it, and from which Secrets (in the database's namespace)."""
+
+    role: str  # the role the database entry's pg_service.conf logs in as
+    password_secret: str  # holds the role's password, key `password_key`
+    password_key: str
+    admin_user: str  # a superuser of the server (the official image's POSTGRES_USER)
+    admin_secret: str  # holds that superuser's password, key `admin_key`
+    admin_key: str
+    admin_database: str  # a database the superuser may connect to
+    rotation: str  # the role password's rotation keeper: a new value names a new Job, which sets the new password
+
+
+def ensure_role_command(db: BackupDatabase, role: PostgresRole) -> list[str]:
+    """Both passwords are read from mounted files by the tool; only names and addresses are on the command line."""
+    return [
+        "labhub", "backup", "postgres", "ensure-role", "--host", db.host, "--port", str(db.server_port),
+        "--dbname", role.admin_database, "--admin-user", role.admin_user, "--admin-password-file", f"{ADMIN_MOUNT}/{role.admin_key}",
+        "--role", role.role, "--role-password-file", f"{CREDENTIALS_MOUNT}/{role.password_key}",
+    ]  # fmt: skip
+
+
+def ensure_role_job_name(db: BackupDatabase, role: PostgresRole) -> str:
+    """Named after what it applies: a Job's pod spec is immutable and a finished Job does not run again,
+    so a rotated password (or another role, server or admin) makes a new Job and an unchanged stack keeps the finished one.
+    """
+    digest = hashlib.sha256("\0".join((*ensure_role_command(db, role), role.rotation)).encode()).hexdigest()[:10]
+    return f"{K8S_NAME}-{db.name}-role-{digest}"
+
+
+def ensure_role_job(config: BackupsConfig, db: BackupDatabase, role: PostgresRole, image: str) -> dict[str, Any]:
+    """The Job that creates or updates the database's backup role, as its superuser, on every deploy that changes it."""
+    mounts = [
+        {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True},
+        {"name": "admin", "mountPath": ADMIN_MOUNT, "readOnly": True},
+    ]
+    volumes = [
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "credentials", "secret": {"secretName": role.password_secret, "items": [{"key": role.password_key, "path": role.password_key}], "defaultMode": SECRET_FILE_MODE}},
+        {"name": "admin", "secret": {"secretName": role.admin_secret, "items": [{"key": role.admin_key, "path": role.admin_key}], "defaultMode": SECRET_FILE_MODE}},
+    ]  # fmt: skip
+    name = ensure_role_job_name(db, role)
+    labels = standard_labels(name, "backup-role")
+    container = _tool_container("ensure-role", image, ensure_role_command(db, role), mounts)
+    container["resources"] = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": config.namespace_of(db), "labels": labels},
+        "spec": {
+            "backoffLimit": 10,  # the server may still be starting on the first deploy
+            "activeDeadlineSeconds": 1800,
+            "template": {
+                # The database's pod labels: this pod connects to the server, as the dump pod does.
+                "metadata": {"labels": {**labels, **db.pod_labels}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "securityContext": restricted_pod(UID),
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
 
 
 def backups_pvc(config: BackupsConfig, namespace: str) -> dict[str, Any]:

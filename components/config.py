@@ -27,8 +27,8 @@ import pulumi
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticUndefined
 
-from components.models.backups import BackupsConfig, default_databases
-from components.models.lab_database import LabDatabaseConfig
+from components.models.backups import CLEANUP_SECRET, BackupsConfig, cleanup_uses_lab_database, default_cleanup, default_databases
+from components.models.lab_database import DEFAULT_CLEANUP_USER, LabDatabaseConfig
 from components.models.notebook_templates import NotebookTemplatesConfig
 from components.models.paper_environments import PaperEnvironmentsConfig
 from components.models.secrets import SecretsConfig
@@ -50,9 +50,7 @@ class StackConfig(Section):
     notebook_templates: NotebookTemplatesConfig = Field(default_factory=NotebookTemplatesConfig, description="NotebookTemplates component.")
     xnat_hub: XnatHubConfig = Field(default_factory=XnatHubConfig, description="XnatHub component: JupyterHub for XNAT, with its Postgres.")
     backups: BackupsConfig = Field(default_factory=BackupsConfig, description="Backups component: database backup CronJobs and the lab's cleanup.")
-    lab_database: LabDatabaseConfig = Field(
-        default_factory=lambda: LabDatabaseConfig(), description="LabDatabase component: the shared lab MySQL."
-    )
+    lab_database: LabDatabaseConfig = Field(default_factory=lambda: LabDatabaseConfig(), description="LabDatabase component: the shared lab MySQL.")
     paper_environments: PaperEnvironmentsConfig = Field(
         default_factory=lambda: PaperEnvironmentsConfig(), description="PaperEnvironments component: Spyglass paper exports as hub profiles."
     )
@@ -60,18 +58,32 @@ class StackConfig(Section):
     @model_validator(mode="before")
     @classmethod
     def _default_backup_databases(cls, data: Any) -> Any:
-        """`backups.databases` not listed: the databases the stack deploys (models/backups.py `default_databases`).
+        """`backups.databases` not listed: the databases the stack deploys (models/backups.py `default_databases`);
+        `backups.cleanup` on without a database: the lab MySQL, as the lab database's cleanup account (`default_cleanup`).
 
         Before validation, so the Backups section is validated once, defaults included.
-        A labDatabase section that does not parse adds nothing here: its own validation reports it.
+        A labDatabase or xnatHub section that does not parse adds nothing here: its own validation reports it.
         """
-        if not isinstance(data, dict) or not isinstance(data.get("backups"), dict) or "databases" in data["backups"]:
+        if not isinstance(data, dict) or not isinstance(data.get("backups"), dict):
             return data
         try:
             lab_database = LabDatabaseConfig.model_validate(data.get("labDatabase", {}))
+            xnat_hub = XnatHubConfig.model_validate(data.get("xnatHub", {}))
         except ValidationError:
             return data
-        return {**data, "backups": {**data["backups"], "databases": default_databases(lab_database)}}
+        backups = dict(data["backups"])
+        if "databases" not in backups:
+            backups["databases"] = default_databases(lab_database, xnat_hub)
+        cleanup = backups.get("cleanup")
+        lab_raw = data.get("labDatabase", {})
+        roles = lab_raw.get("roles", {}) if isinstance(lab_raw, dict) else None
+        if isinstance(cleanup, dict) and data["backups"].get("enabled") and isinstance(roles, dict):
+            username = roles.get("cleanupUser", DEFAULT_CLEANUP_USER)
+            backups["cleanup"] = default_cleanup(cleanup, lab_database, username) if username is not None else cleanup
+            if backups["cleanup"].get("credentialsFrom") == CLEANUP_SECRET and "cleanupUser" not in roles:
+                lab = {**lab_raw, "roles": {**roles, "cleanupUser": DEFAULT_CLEANUP_USER}}
+                return {**data, "backups": backups, "labDatabase": lab}
+        return {**data, "backups": backups}
 
     @model_validator(mode="after")
     def _cross_component(self) -> StackConfig:
@@ -79,6 +91,17 @@ class StackConfig(Section):
             raise ValueError("notebookTemplates runs as a service of the Spyglass hub: enable spyglassHub too")
         if self.paper_environments.enabled and not self.spyglass_hub.enabled:
             raise ValueError("paperEnvironments are profiles of the Spyglass hub: enable spyglassHub too")
+        cleanup = self.backups.cleanup
+        if (
+            self.backups.enabled
+            and cleanup.enabled
+            and cleanup.credentials_from == CLEANUP_SECRET
+            and not cleanup_uses_lab_database(self.backups, self.lab_database)
+        ):
+            raise ValueError(
+                f"backups.cleanup.credentialsFrom {CLEANUP_SECRET} is the lab database's cleanup account, which this stack does not make: "
+                "enable labDatabase with roles.cleanupUser set, or give cleanup its own databaseHost and credentialsFrom"
+            )
         return self
 
 

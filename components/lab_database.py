@@ -109,7 +109,14 @@ def statefulset_spec(config: LabDatabaseConfig, labels: dict[str, str], config_m
                 "volumes": [
                     {"name": "config", "configMap": {"name": config_map, "items": [{"key": "labhub.cnf", "path": "labhub.cnf"}]}},
                     # Only init.sql: the wrapper's --init-file. 0440 to group 999 (fsGroup), mysqld reads it.
-                    {"name": "root-secret", "secret": {"secretName": root_secret, "items": [{"key": mysql_sidecar.INIT_SQL_KEY, "path": mysql_sidecar.INIT_SQL_KEY}], "defaultMode": 0o440}},
+                    {
+                        "name": "root-secret",
+                        "secret": {
+                            "secretName": root_secret,
+                            "items": [{"key": mysql_sidecar.INIT_SQL_KEY, "path": mysql_sidecar.INIT_SQL_KEY}],
+                            "defaultMode": 0o440,
+                        },
+                    },
                     {"name": "run", "emptyDir": {}},
                     {"name": "tmp", "emptyDir": {}},
                 ],
@@ -140,8 +147,17 @@ def roles_job_spec(config: LabDatabaseConfig, image: Any, roles_map: Any, secret
                         "name": "apply-roles",
                         "image": image,
                         "args": [
-                            "apply-roles", "--sql", f"{ROLES_MOUNT}/{ROLES_SQL_KEY}", "--passwords-dir", PASSWORDS_MOUNT,
-                            "--host", config.name, "--port", str(PORT), "--admin-password-file", f"{ROOT_MOUNT}/{PASSWORD_KEY}",
+                            "apply-roles",
+                            "--sql",
+                            f"{ROLES_MOUNT}/{ROLES_SQL_KEY}",
+                            "--passwords-dir",
+                            PASSWORDS_MOUNT,
+                            "--host",
+                            config.name,
+                            "--port",
+                            str(PORT),
+                            "--admin-password-file",
+                            f"{ROOT_MOUNT}/{PASSWORD_KEY}",
                         ],  # fmt: skip
                         "volumeMounts": [
                             {"name": "roles", "mountPath": ROLES_MOUNT, "readOnly": True},
@@ -162,12 +178,17 @@ def roles_job_spec(config: LabDatabaseConfig, image: Any, roles_map: Any, secret
     }
 
 
-def network_policy_spec(config: LabDatabaseConfig, client_namespaces: list[str]) -> dict[str, Any]:
-    """Ingress to mysqld on 3306 only: the hub's user pods, and labelled clients of this namespace and of `clientNamespaces`."""
+def network_policy_spec(
+    config: LabDatabaseConfig, client_namespaces: list[str], labelled_client_namespaces: list[str] | None = None
+) -> dict[str, Any]:
+    """Ingress to mysqld on 3306 only: the hub's user pods, and labelled clients of this namespace, of `clientNamespaces`
+    and of `labelled_client_namespaces` (where the stack runs a client of its own: the Backups cleanup CronJob).
+    """
     peers: list[dict[str, Any]] = [{"podSelector": {"matchLabels": {CLIENT_LABEL: "true"}}}]
+    more = [ns for ns in labelled_client_namespaces or [] if ns not in config.client_namespaces and ns != config.namespace]
     peers += [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}, "podSelector": {"matchLabels": {CLIENT_LABEL: "true"}}}
-        for ns in config.client_namespaces
+        for ns in [*config.client_namespaces, *dict.fromkeys(more)]
     ]
     peers += [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}, "podSelector": {"matchLabels": SINGLEUSER_SELECTOR}}
@@ -187,6 +208,7 @@ class LabDatabaseArgs:
     secrets: LabDatabaseSecrets
     project_dir: Path
     client_namespaces: tuple[str, ...] = ()  # namespaces whose user pods connect (the Spyglass hub's)
+    labelled_client_namespaces: tuple[str, ...] = ()  # more namespaces whose CLIENT_LABEL pods connect (the Backups cleanup's)
 
 
 class LabDatabase(pulumi.ComponentResource):
@@ -219,26 +241,35 @@ class LabDatabase(pulumi.ComponentResource):
         headless = k8s.core.v1.Service(
             f"{name}-headless",
             metadata=meta(config.headless_service_name),
-            spec={"clusterIP": "None", "selector": {"app.kubernetes.io/name": config.name}, "ports": [{"name": "mysql", "port": PORT, "targetPort": "mysql"}]},
+            spec={
+                "clusterIP": "None",
+                "selector": {"app.kubernetes.io/name": config.name},
+                "ports": [{"name": "mysql", "port": PORT, "targetPort": "mysql"}],
+            },
             opts=child,
         )
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=meta(config.name),
-            spec={"type": "ClusterIP", "selector": {"app.kubernetes.io/name": config.name}, "ports": [{"name": "mysql", "port": PORT, "targetPort": "mysql"}]},
+            spec={
+                "type": "ClusterIP",
+                "selector": {"app.kubernetes.io/name": config.name},
+                "ports": [{"name": "mysql", "port": PORT, "targetPort": "mysql"}],
+            },
             opts=child,
         )
         self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
             metadata=meta(config.name),
-            spec=statefulset_spec(
-                config, labels, server_config.metadata.name, args.secrets.root_secret.metadata.name, args.secrets.root_rotation
-            ),
+            spec=statefulset_spec(config, labels, server_config.metadata.name, args.secrets.root_secret.metadata.name, args.secrets.root_rotation),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[headless, args.secrets.root_secret]),
         )
         # Only the hub's user pods and this namespace's labelled clients reach mysqld.
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-network-policy", metadata=meta(config.name), spec=network_policy_spec(config, list(args.client_namespaces)), opts=child
+            f"{name}-network-policy",
+            metadata=meta(config.name),
+            spec=network_policy_spec(config, list(args.client_namespaces), list(args.labelled_client_namespaces)),
+            opts=child,
         )
         # The roles tool (`labhub db apply-roles`), built from this repository like every labhub image.
         image = images.labhub_image(

@@ -2,7 +2,8 @@
 
 Deploys a StatefulSet (one replica, data on its own PVC of the configured size
 and class), a Service, and a NetworkPolicy that admits only the client pods
-(the hub) on the Postgres port. The password is never in the manifests: the
+(the hub, and the backup pods when the Backups component backs it up) on the
+Postgres port. The password is never in the manifests: the
 container reads it from the Secret StackSecrets made (POSTGRES_PASSWORD), and
 the official entrypoint creates the role and database from POSTGRES_USER and
 POSTGRES_DB on the first start. With `external` set nothing is deployed; the
@@ -38,6 +39,8 @@ class PostgresArgs:
     namespace: pulumi.Input[str]
     secret_name: pulumi.Input[str]  # holds POSTGRES_PASSWORD_KEY
     client_selector: Mapping[str, str]  # pod labels of the only clients admitted (the hub)
+    # More pods of the same namespace to admit, by labels (the backup dump and ensure-role pods), each a selector.
+    more_client_selectors: tuple[Mapping[str, str], ...] = ()
 
 
 def _probe(config: PostgresConfig, **timing: int) -> dict[str, Any]:
@@ -47,7 +50,12 @@ def _probe(config: PostgresConfig, **timing: int) -> dict[str, Any]:
 
 
 def postgres_manifests(
-    config: PostgresConfig, name: str, namespace: pulumi.Input[str], secret_name: pulumi.Input[str], client_selector: Mapping[str, str]
+    config: PostgresConfig,
+    name: str,
+    namespace: pulumi.Input[str],
+    secret_name: pulumi.Input[str],
+    client_selector: Mapping[str, str],
+    more_client_selectors: tuple[Mapping[str, str], ...] = (),
 ) -> dict[str, dict[str, Any]]:
     """The StatefulSet, Service and NetworkPolicy of a deployed Postgres, as Kubernetes objects (kind -> object)."""
     labels = standard_labels(name, "postgres")
@@ -91,7 +99,10 @@ def postgres_manifests(
                     "automountServiceAccountToken": False,
                     "securityContext": restricted_pod(RUN_AS),
                     "containers": [container],
-                    "volumes": [{"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}, {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+                    "volumes": [
+                        {"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+                    ],
                 },
             },
             "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": labels}, "spec": claim}],
@@ -110,7 +121,12 @@ def postgres_manifests(
         "spec": {
             "podSelector": {"matchLabels": selector},
             "policyTypes": ["Ingress", "Egress"],  # no egress at all: a database server calls no one
-            "ingress": [{"from": [{"podSelector": {"matchLabels": dict(client_selector)}}], "ports": [{"protocol": "TCP", "port": PORT}]}],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": dict(selector)}} for selector in (client_selector, *more_client_selectors)],
+                    "ports": [{"protocol": "TCP", "port": PORT}],
+                }
+            ],
             "egress": [],
         },
     }
@@ -127,7 +143,7 @@ class Postgres(pulumi.ComponentResource):
             self.register_outputs({"deployed": False})
             return
         # Inputs (the namespace, the Secret's name) may be Outputs: Pulumi resolves them inside the objects.
-        manifests = postgres_manifests(config, args.name, args.namespace, args.secret_name, args.client_selector)
+        manifests = postgres_manifests(config, args.name, args.namespace, args.secret_name, args.client_selector, args.more_client_selectors)
         child = pulumi.ResourceOptions(parent=self)
         kinds = {"StatefulSet": k8s.apps.v1.StatefulSet, "Service": k8s.core.v1.Service, "NetworkPolicy": k8s.networking.v1.NetworkPolicy}
         self.resources = {

@@ -24,8 +24,9 @@ import pulumi_random as random
 
 from components.config import StackConfig, needed_external_secret
 from components.labels import standard_labels
+from components.models.backups import CREDENTIALS_KEYS, pg_service_conf, xnat_postgres_entry
 from components.models.lab_database import CLIENT_CNF_KEY, PASSWORD_KEY, backup_client_cnf
-from components.models.xnat_hub import ACCOUNT_PASSWORD_KEY, POSTGRES_PASSWORD_KEY
+from components.models.xnat_hub import ACCOUNT_PASSWORD_KEY, POSTGRES_BACKUP_PASSWORD_KEY, POSTGRES_BACKUP_ROLE, POSTGRES_PASSWORD_KEY
 from components.mysql_sidecar import INIT_SQL_KEY, root_password_init_sql
 from components.mysql_sidecar import secret_data as mysql_secret_data
 from labhub.db.roles import accounts as db_accounts
@@ -65,6 +66,7 @@ class LabDatabaseSecrets:
     root_secret: k8s.core.v1.Secret  # keys: PASSWORD_KEY, and mysql_sidecar.INIT_SQL_KEY (re-sets root's password at start)
     account_secrets: Mapping[str, k8s.core.v1.Secret]  # account name -> its Secret, in RolesSpec order (users, then backup)
     backup_secret: k8s.core.v1.Secret | None  # the backup account's (also key CLIENT_CNF_KEY, the dump CronJob's); None: roles.backupUser null
+    cleanup_password: pulumi.Output[str] | None  # the cleanup account's (Backups copies it next to its cleanup CronJob); None: no cleanupUser
     root_rotation: str  # rotation keeper of root's password: the server restarts when it changes
     accounts_rotation: str  # rotation keeper of the accounts' passwords: the roles Job runs again when it changes
 
@@ -79,6 +81,9 @@ class XnatHubSecrets:
     postgres_secret: k8s.core.v1.Secret  # key POSTGRES_PASSWORD_KEY: generated, or labhub:xnatPostgresPassword (external)
     account_password: pulumi.Output[str]  # the hub's XNAT account's; the XNAT admin sets it in XNAT
     account_secret: k8s.core.v1.Secret  # key ACCOUNT_PASSWORD_KEY
+    # The deployed Postgres's backup role (keys POSTGRES_BACKUP_PASSWORD_KEY, pg_service.conf); None unless Backups backs it up.
+    postgres_backup_secret: k8s.core.v1.Secret | None
+    postgres_backup_rotation: str  # rotation keeper of that role's password: the Backups ensure-role Job runs again when it changes
 
 
 @dataclass(frozen=True)
@@ -159,9 +164,13 @@ class StackSecrets(pulumi.ComponentResource):
         root_data = {PASSWORD_KEY: root_password, INIT_SQL_KEY: root_password.apply(root_password_init_sql)}
         root = self._k8s_secret("lab-db-root", db.root_secret_name, namespace, root_data)
         accounts: dict[str, k8s.core.v1.Secret] = {}
+        passwords: dict[str, pulumi.Output[str]] = {}
         for account in db_accounts(db.roles):
-            k8s_name = db.backup_secret_name if account == db.roles.backup_user else db.user_secret_name(account)
+            k8s_name = {db.roles.backup_user: db.backup_secret_name, db.roles.cleanup_user: db.cleanup_secret_name}.get(
+                account
+            ) or db.user_secret_name(account)
             password = self._password("labDatabaseUserPasswords", resource=f"lab-db-account-{account}")
+            passwords[account] = password
             data: dict[str, pulumi.Input[str]] = {PASSWORD_KEY: password}
             if account == db.roles.backup_user:
                 # The backup CronJobs (in this namespace) read the account as the backup tool does: a [client] option file.
@@ -173,6 +182,7 @@ class StackSecrets(pulumi.ComponentResource):
             root_secret=root,
             account_secrets=accounts,
             backup_secret=accounts.get(db.roles.backup_user) if db.roles.backup_user is not None else None,
+            cleanup_password=passwords.get(db.roles.cleanup_user) if db.roles.cleanup_user is not None else None,
             root_rotation=keeper("labDatabaseRootPassword"),
             accounts_rotation=keeper("labDatabaseUserPasswords"),
         )
@@ -186,6 +196,16 @@ class StackSecrets(pulumi.ComponentResource):
         external_password = needed_external_secret(self._config, "xnatPostgresPassword")
         postgres_password = external_password if external_password is not None else self._password("xnatPostgresPassword")
         account_password = self._password("xnatHubAccountPassword")
+        backup_secret = None
+        if xnat_postgres_entry(self._config.backups, hub) is not None:
+            # The backup CronJobs (in this namespace) read the role as the backup tool does: a libpq service file;
+            # the ensure-role Job reads the bare password.
+            backup_password = self._password("xnatPostgresBackupPassword")
+            backup_data = {
+                POSTGRES_BACKUP_PASSWORD_KEY: backup_password,
+                CREDENTIALS_KEYS["postgres"]: backup_password.apply(functools.partial(pg_service_conf, POSTGRES_BACKUP_ROLE)),
+            }
+            backup_secret = self._k8s_secret("xnat-postgres-backup", hub.postgres_backup_secret_name, namespace, backup_data)
         return XnatHubSecrets(
             proxy_token=self._hex_key("xnatProxyToken"),
             cookie_secret=self._hex_key("xnatCookieSecret"),
@@ -195,6 +215,8 @@ class StackSecrets(pulumi.ComponentResource):
             account_password=account_password,
             # The hub reads its XNAT account's password from here (JH_XNAT_PASSWORD).
             account_secret=self._k8s_secret("xnat-account", hub.xnat_account_secret_name, namespace, {ACCOUNT_PASSWORD_KEY: account_password}),
+            postgres_backup_secret=backup_secret,
+            postgres_backup_rotation=self._config.secrets.keeper("xnatPostgresBackupPassword"),
         )
 
     def _make_spyglass(self, namespace: pulumi.Input[str]) -> SpyglassHubSecrets:
@@ -234,9 +256,7 @@ class StackSecrets(pulumi.ComponentResource):
         )
         return key.hex
 
-    def _k8s_secret(
-        self, role: str, k8s_name: str, namespace: pulumi.Input[str], data: Mapping[str, pulumi.Input[str]]
-    ) -> k8s.core.v1.Secret:
+    def _k8s_secret(self, role: str, k8s_name: str, namespace: pulumi.Input[str], data: Mapping[str, pulumi.Input[str]]) -> k8s.core.v1.Secret:
         return k8s.core.v1.Secret(
             f"{self._name}-{role}",
             metadata=k8s.meta.v1.ObjectMetaArgs(

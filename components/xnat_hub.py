@@ -22,7 +22,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.chart_values import SCHEMA_PLACEHOLDER, require_valid_values
-from components.models.xnat_hub import XnatHubConfig
+from components.models.xnat_hub import POSTGRES_CLIENT_LABEL, XnatHubConfig
 from components.postgres import Postgres, PostgresArgs
 from components.stack_secrets import XnatHubSecrets
 from components.xnat_values import XnatHubTokens, hub_pod_selector, xnat_hub_values
@@ -40,6 +40,8 @@ class XnatHubArgs:
     config: XnatHubConfig
     namespace: pulumi.Input[str]
     secrets: XnatHubSecrets
+    # Admit this namespace's pods labelled POSTGRES_CLIENT_LABEL to the Postgres: the Backups dump and ensure-role pods.
+    postgres_backup_clients: bool = False
 
 
 class XnatHub(pulumi.ComponentResource):
@@ -66,7 +68,14 @@ class XnatHub(pulumi.ComponentResource):
 
         self.postgres = Postgres(
             f"{name}-postgres",
-            PostgresArgs(config=hub.postgres, name=hub.postgres_name, namespace=args.namespace, secret_name=secrets.postgres_secret.metadata.name, client_selector=hub_pod_selector(hub)),
+            PostgresArgs(
+                config=hub.postgres,
+                name=hub.postgres_name,
+                namespace=args.namespace,
+                secret_name=secrets.postgres_secret.metadata.name,
+                client_selector=hub_pod_selector(hub),
+                more_client_selectors=({POSTGRES_CLIENT_LABEL: "true"},) if args.postgres_backup_clients else (),
+            ),  # fmt: skip
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -20,7 +20,8 @@ PORT = 3306
 ROLES_SQL_KEY = "roles.sql"
 PASSWORD_KEY = "password"  # pragma: allowlist secret
 CLIENT_CNF_KEY = "my.cnf"  # the backup account's Secret: a [client] option file, as the backup tool reads it
-CLIENT_LABEL = "labhub.io/lab-db-client"  # pods of the database's namespace its NetworkPolicy admits (the roles Job, backups)
+CLIENT_LABEL = "labhub.io/lab-db-client"  # pods its NetworkPolicy admits: of its namespace (roles Job, backups) and of listed ones (cleanup)
+DEFAULT_CLEANUP_USER = "labhub_cleanup"  # the account the Backups cleanup CronJob gets by default (components/config.py)
 
 
 def backup_client_cnf(user: str, password: str) -> str:
@@ -32,7 +33,9 @@ class LabDatabaseConfig(Section):
     enabled: bool = Field(False, description="Deploy the shared lab MySQL (Spyglass's 'existing database') with DataJoint roles.")
     namespace: DnsLabel = Field("lab-db", description="Namespace of the database, its Secrets and its roles Job.")
     name: DnsLabel = Field("lab-db", description="Name of the StatefulSet and its Service (the host users connect to: <name>.<namespace>).")
-    image: PinnedImage = Field("mysql:8.0.44", description="MySQL server image, pinned: the official image (its entrypoint initialises the data directory).")
+    image: PinnedImage = Field(
+        "mysql:8.0.44", description="MySQL server image, pinned: the official image (its entrypoint initialises the data directory)."
+    )
     storage_size: MemoryQuantity = Field("100Gi", description="Size of the data volume (PersistentVolumeClaim).")
     storage_class: str | None = Field(None, description="StorageClass of the data volume; the cluster default when unset.")
     resources: Resources = Field(
@@ -49,12 +52,16 @@ class LabDatabaseConfig(Section):
         description="Other namespaces whose pods labelled labhub.io/lab-db-client=true may connect (e.g. where the Backups CronJobs run); "
         "the Spyglass hub's user pods are admitted when the hub is on.",
     )
-    registry: str | None = Field(None, description="Registry to push the built tools image to, e.g. ghcr.io/mylab (required when toolsImage is unset).")
+    registry: str | None = Field(
+        None, description="Registry to push the built tools image to, e.g. ghcr.io/mylab (required when toolsImage is unset)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> LabDatabaseConfig:
         if parse_memory_quantity(self.buffer_pool) * 4 > parse_memory_quantity(self.resources.memory_limit) * 3:
-            raise ValueError(f"bufferPool {self.buffer_pool!r} exceeds 3/4 of resources.memoryLimit {self.resources.memory_limit!r}: mysqld would be OOM-killed")
+            raise ValueError(
+                f"bufferPool {self.buffer_pool!r} exceeds 3/4 of resources.memoryLimit {self.resources.memory_limit!r}: mysqld would be OOM-killed"
+            )
         if self.enabled and self.tools_image is None and self.registry is None:
             raise ValueError("needs either toolsImage (prebuilt) or registry (to push the built roles-tool image)")
         return self
@@ -83,6 +90,11 @@ class LabDatabaseConfig(Section):
     @property
     def backup_secret_name(self) -> str:
         return f"{self.name}-backup"
+
+    @property
+    def cleanup_secret_name(self) -> str:
+        """The cleanup account's Secret in this namespace (key password), read by the roles Job."""
+        return f"{self.name}-cleanup"
 
     @property
     def roles_config_map_name(self) -> str:

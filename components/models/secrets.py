@@ -21,6 +21,7 @@ GENERATED_SECRETS: dict[str, str] = {
     "xnatCookieSecret": "XNAT hub: JupyterHub cookie secret; rotating it logs every user out",  # pragma: allowlist secret
     "xnatServiceToken": "XNAT hub: API token of the `xnat` service (set it in XNAT's JupyterHub plugin after rotating)",  # pragma: allowlist secret
     "xnatPostgresPassword": "XNAT hub: password of the deployed Postgres (the entrypoint sets it on the first start only)",  # pragma: allowlist secret
+    "xnatPostgresBackupPassword": "XNAT hub: password of the deployed Postgres's backup role (the Backups Job sets it again)",  # pragma: allowlist secret
     "xnatHubAccountPassword": "XNAT hub: password of the hub's own XNAT account (set it in XNAT after rotating)",  # pragma: allowlist secret
     "labDatabaseRootPassword": "root password of the shared lab MySQL",  # pragma: allowlist secret
     "labDatabaseUserPasswords": "every lab database account's password (each lab user's, the backup account's)",

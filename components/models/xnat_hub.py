@@ -21,6 +21,12 @@ from components.models.spyglass_hub import ChartSource, TlsConfig
 PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 POSTGRES_PASSWORD_KEY = "password"  # pragma: allowlist secret (a key name, in the Secret `postgres_secret_name`)
 ACCOUNT_PASSWORD_KEY = "password"  # pragma: allowlist secret (a key name, in the Secret `xnat_account_secret_name`)
+# The deployed Postgres's backup role: LOGIN, member of pg_read_all_data (PG 14+), nothing else.
+# `labhub backup postgres ensure-role` makes it so on every deploy and rotation (the Backups component's Job).
+POSTGRES_BACKUP_ROLE = "labhub_backup"
+POSTGRES_BACKUP_PASSWORD_KEY = "password"  # pragma: allowlist secret (a key name, in `postgres_backup_secret_name`)
+# Pods of the hub's namespace with this label may reach the deployed Postgres (the backup dump and ensure-role pods).
+POSTGRES_CLIENT_LABEL = "labhub.io/xnat-postgres-client"
 
 
 def _cidrs(cidrs: list[str]) -> list[str]:
@@ -77,7 +83,11 @@ class XnatConnection(Section):
     url: str = Field(description="Base URL the hub calls XNAT at, e.g. http://xnat-web.xnat.svc:8080 (JH_XNAT_URL).")
     verify_tls: bool = Field(True, description="Verify XNAT's TLS certificate (JH_XNAT_VERIFY_TLS).")
     timeout: float = Field(10.0, gt=0, le=120, description="Seconds the hub waits for XNAT per request (JH_XNAT_TIMEOUT).")
-    hub_account: str = Field("jupyterhub", min_length=1, description="The hub's XNAT account (JH_XNAT_USERNAME); its password is generated (stack output xnatJupyterHubXnatPassword).")
+    hub_account: str = Field(
+        "jupyterhub",
+        min_length=1,
+        description="The hub's XNAT account (JH_XNAT_USERNAME); its password is generated (stack output xnatJupyterHubXnatPassword).",
+    )
     archive_pvc: DnsLabel = Field("archive", description="PVC of XNAT's archive, in the hub's namespace; data is mounted read-only from it.")
     archive_path: str = Field("/data/xnat/archive", description="The archive's path in the mounts XNAT sends (after path translation).")
     workspace_path: str = Field("/data/xnat/workspaces", description="XNAT's workspace path; its mounts are left to the workspaces PVC.")
@@ -192,6 +202,16 @@ class XnatHubConfig(Section):
     @property
     def postgres_secret_name(self) -> str:
         return f"{self.release_name}-postgres"
+
+    @property
+    def postgres_backup_secret_name(self) -> str:
+        """The backup role's Secret (keys password and pg_service.conf), in the hub's namespace."""
+        return f"{self.release_name}-postgres-backup"
+
+    @property
+    def deploys_postgres(self) -> bool:
+        """Whether labhub runs this hub's Postgres (and so can make a backup role in it)."""
+        return self.enabled and self.postgres.external is None
 
     @property
     def xnat_account_secret_name(self) -> str:

@@ -214,3 +214,38 @@ def safe_file_stem(index: int, name: str) -> str:
     """
     cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:80]
     return f"{index:04d}-{cleaned}"
+
+
+def select_entries(entries: list[dict[str, Any]], wanted: list[str] | None, what: str) -> list[dict[str, Any]]:
+    """The manifest's entries (schemas or databases) named in `wanted`, in that order; all of them when none are named.
+
+    A name the backup does not hold is a UserError listing what it does hold (`what`: "schema", "database").
+    """
+    by_name = {entry["name"]: entry for entry in entries}
+    if not wanted:
+        return list(entries)
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        raise UserError(f"{what} {', '.join(map(repr, unknown))} is not in this backup (it has: {', '.join(by_name) or 'none'})")
+    return [by_name[name] for name in wanted]
+
+
+def compare_stats(name: str, expected: dict[str, Any], found: dict[str, Any], checksum: str, objects: tuple[str, ...]) -> list[str]:
+    """Differences between the manifest's record of a schema/database and a restored copy's, one line each.
+
+    Per table: present on both sides, same row count, same `checksum` (the key each kind records its
+    row digest under); then each of `objects` (views, routines, ...) compared as a whole.
+    """
+    problems = []
+    for table in sorted(set(expected["tables"]) | set(found["tables"])):
+        want, got = expected["tables"].get(table), found["tables"].get(table)
+        if want is None or got is None:
+            problems.append(f"{name}.{table}: {'not in the backup' if want is None else 'missing after restore'}")
+        elif want["rows"] != got["rows"]:
+            problems.append(f"{name}.{table}: {got['rows']} rows after restore, {want['rows']} dumped")
+        elif want[checksum] != got[checksum]:
+            problems.append(f"{name}.{table}: data differs after restore")
+    for key in objects:
+        if expected[key] != found[key]:
+            problems.append(f"{name}: {key} differ after restore ({expected[key]} dumped, {found[key]} restored)")
+    return problems

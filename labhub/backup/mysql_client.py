@@ -22,24 +22,15 @@ because some flags exist in only one of them:
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from labhub.errors import UserError
+from labhub.secret_files import check_readable_file
 
 MAX_ALLOWED_PACKET = "512M"
-
-
-def check_option_file(path: Path) -> Path:
-    """The option file must exist and be readable; its content is never read or echoed by us."""
-    if not path.is_file():
-        raise UserError(f"--defaults-file {path} does not exist or is not a file")
-    if not os.access(path, os.R_OK):
-        raise UserError(f"--defaults-file {path} is not readable by this user")
-    return path
 
 
 @dataclass(frozen=True)
@@ -54,7 +45,7 @@ class ClientTools:
 
     @classmethod
     def find(cls, defaults_file: Path, host: str | None = None, port: int | None = None) -> ClientTools:
-        check_option_file(defaults_file)
+        check_readable_file(defaults_file, "--defaults-file")
         for client_name, dump_name in (("mysql", "mysqldump"), ("mariadb", "mariadb-dump")):
             client, dump = shutil.which(client_name), shutil.which(dump_name)
             if client and dump:

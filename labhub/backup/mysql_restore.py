@@ -21,20 +21,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from labhub.backup.layout import load_backup
+from labhub.backup.layout import load_backup, select_entries
 from labhub.backup.mysql_client import ClientError, ClientTools, last_line, quote_identifier, quote_string
 from labhub.backup.parts import read_chunks
 from labhub.errors import UserError
-
-
-def schema_entries(manifest: dict[str, Any], wanted: list[str] | None) -> list[dict[str, Any]]:
-    by_name = {entry["name"]: entry for entry in manifest["schemas"]}
-    if not wanted:
-        return list(manifest["schemas"])
-    unknown = [name for name in wanted if name not in by_name]
-    if unknown:
-        raise UserError(f"schema {', '.join(map(repr, unknown))} is not in this backup (it has: {', '.join(by_name) or 'none'})")
-    return [by_name[name] for name in wanted]
 
 
 def non_empty(tools: ClientTools, schemas: list[str]) -> list[str]:
@@ -51,12 +41,10 @@ def non_empty(tools: ClientTools, schemas: list[str]) -> list[str]:
     return [name for name in schemas if name in found]
 
 
-def restore(
-    tools: ClientTools, backup: Path, schemas: list[str] | None, force: bool, accounts: bool = True
-) -> list[str]:
+def restore(tools: ClientTools, backup: Path, schemas: list[str] | None, force: bool, accounts: bool = True) -> list[str]:
     """Restore `schemas` (default: all, plus accounts) from `backup`; returns the schemas restored."""
     manifest = load_backup(backup, "mysql")
-    entries = schema_entries(manifest, schemas)
+    entries = select_entries(manifest["schemas"], schemas, "schema")
     names = [entry["name"] for entry in entries]
     occupied = non_empty(tools, names)
     if occupied and not force:

@@ -23,9 +23,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from labhub.backup.layout import VERIFIED, load_backup, utc_now, write_json_atomic
+from labhub.backup.layout import VERIFIED, compare_stats, load_backup, select_entries, utc_now, write_json_atomic
 from labhub.backup.mysql_client import ClientError, ClientTools, last_line, quote_identifier
-from labhub.backup.mysql_restore import apply_sql_file, non_empty, schema_entries
+from labhub.backup.mysql_restore import apply_sql_file, non_empty
 from labhub.backup.mysql_split import DumpSplitter
 from labhub.backup.parts import CHUNK
 from labhub.errors import UserError
@@ -45,7 +45,7 @@ class _Discard:
 def verify(tools: ClientTools, backup: Path, prefix: str, schemas: list[str] | None = None) -> list[str]:
     """Problems found (empty: the backup restores to exactly what was dumped, and verified.json is written)."""
     manifest = load_backup(backup, "mysql")
-    entries = schema_entries(manifest, schemas)
+    entries = select_entries(manifest["schemas"], schemas, "schema")
     scratch = {entry["name"]: f"{prefix}{entry['name']}" for entry in entries}
     too_long = [name for name in scratch.values() if len(name) > MAX_NAME]
     if too_long:
@@ -71,7 +71,7 @@ def _verify_schema(tools: ClientTools, backup: Path, entry: dict[str, Any], scra
         return [f"{name}: {error}"]
     finally:
         tools.query(f"DROP DATABASE IF EXISTS {quote_identifier(scratch)};")
-    return compare(name, entry, found)
+    return compare_stats(name, entry, found, "sha256", ("views", "routines", "events", "triggers"))
 
 
 def dump_stats(tools: ClientTools, schema: str) -> dict[str, Any]:
@@ -87,20 +87,3 @@ def dump_stats(tools: ClientTools, schema: str) -> dict[str, Any]:
             raise ClientError(f"dumping the restored copy failed: {last_line(errors.read())}")
     splitter.close()
     return splitter.stats[schema].as_dict()
-
-
-def compare(name: str, expected: dict[str, Any], found: dict[str, Any]) -> list[str]:
-    """Differences between the manifest's record of a schema and a restored copy's, one line each."""
-    problems = []
-    for table in sorted(set(expected["tables"]) | set(found["tables"])):
-        want, got = expected["tables"].get(table), found["tables"].get(table)
-        if want is None or got is None:
-            problems.append(f"{name}.{table}: {'not in the backup' if want is None else 'missing after restore'}")
-        elif want["rows"] != got["rows"]:
-            problems.append(f"{name}.{table}: {got['rows']} rows after restore, {want['rows']} dumped")
-        elif want["sha256"] != got["sha256"]:
-            problems.append(f"{name}.{table}: data differs after restore")
-    for key in ("views", "routines", "events", "triggers"):
-        if expected[key] != found[key]:
-            problems.append(f"{name}: {key} differ after restore ({expected[key]} dumped, {found[key]} restored)")
-    return problems

@@ -28,7 +28,18 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from labhub.backup.layout import MANIFEST, VERIFIED, building, load_backup, safe_file_stem, sha256_file, utc_now, write_json_atomic
+from labhub.backup.layout import (
+    MANIFEST,
+    VERIFIED,
+    building,
+    compare_stats,
+    load_backup,
+    safe_file_stem,
+    select_entries,
+    sha256_file,
+    utc_now,
+    write_json_atomic,
+)
 from labhub.backup.parts import CompressedFile, read_chunks
 from labhub.backup.postgres_client import PgConnection, database_stats, non_empty
 from labhub.errors import UserError
@@ -101,7 +112,7 @@ def _idempotent_roles(script: bytes) -> bytes:
 
 def restore(conn: PgConnection, backup: Path, databases: list[str] | None, force: bool, with_globals: bool = True) -> list[str]:
     manifest = load_backup(backup, "postgres")
-    entries = _entries(manifest, databases)
+    entries = select_entries(manifest["databases"], databases, "database")
     existing = set(conn.databases())
     occupied = []
     for entry in entries:
@@ -148,7 +159,9 @@ def _verify_database(conn: PgConnection, backup: Path, entry: dict[str, Any], sc
     with conn.connect() as admin:
         admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch)))
     try:
-        _run(["pg_restore", "--exit-on-error", "--no-owner", "--no-privileges", "--dbname", conn.conninfo(scratch), str(backup / entry["file"])], conn)
+        _run(
+            ["pg_restore", "--exit-on-error", "--no-owner", "--no-privileges", "--dbname", conn.conninfo(scratch), str(backup / entry["file"])], conn
+        )
         with conn.connect(scratch) as copy:
             found = database_stats(copy)
     except PgFailed as error:
@@ -156,30 +169,4 @@ def _verify_database(conn: PgConnection, backup: Path, entry: dict[str, Any], sc
     finally:
         with conn.connect() as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
-    return compare(name, entry, found)
-
-
-def compare(name: str, expected: dict[str, Any], found: dict[str, Any]) -> list[str]:
-    problems = []
-    for table in sorted(set(expected["tables"]) | set(found["tables"])):
-        want, got = expected["tables"].get(table), found["tables"].get(table)
-        if want is None or got is None:
-            problems.append(f"{name}.{table}: {'not in the backup' if want is None else 'missing after restore'}")
-        elif want["rows"] != got["rows"]:
-            problems.append(f"{name}.{table}: {got['rows']} rows after restore, {want['rows']} dumped")
-        elif want["checksum"] != got["checksum"]:
-            problems.append(f"{name}.{table}: data differs after restore")
-    for key in ("views", "routines", "triggers"):
-        if expected[key] != found[key]:
-            problems.append(f"{name}: {key} differ after restore")
-    return problems
-
-
-def _entries(manifest: dict[str, Any], wanted: list[str] | None) -> list[dict[str, Any]]:
-    by_name = {entry["name"]: entry for entry in manifest["databases"]}
-    if not wanted:
-        return list(manifest["databases"])
-    unknown = [name for name in wanted if name not in by_name]
-    if unknown:
-        raise UserError(f"database {', '.join(map(repr, unknown))} is not in this backup (it has: {', '.join(by_name) or 'none'})")
-    return [by_name[name] for name in wanted]
+    return compare_stats(name, entry, found, "checksum", ("views", "routines", "triggers"))

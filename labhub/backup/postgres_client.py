@@ -25,6 +25,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from labhub.errors import UserError
+from labhub.secret_files import check_readable_file
 
 _TABLES = """
 SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -61,8 +62,7 @@ class PgConnection:
     ) -> PgConnection:
         env = dict(os.environ)
         if service_file is not None:
-            if not service_file.is_file() or not os.access(service_file, os.R_OK):
-                raise UserError(f"--service-file {service_file} does not exist or is not readable")
+            check_readable_file(service_file, "--service-file")
             env["PGSERVICEFILE"] = str(service_file)
         if service is not None:
             env["PGSERVICE"] = service
@@ -104,9 +104,9 @@ def database_stats(conn: psycopg.Connection) -> dict[str, Any]:
     """Row counts and checksums of every ordinary table, and the views, routines and triggers, in `conn`'s snapshot."""
     tables = {}
     for schema, table in conn.execute(_TABLES).fetchall():
-        query = sql.SQL(
-            "SELECT count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint), 0)::text FROM ONLY {}.{} AS t"
-        ).format(sql.Identifier(schema), sql.Identifier(table))
+        query = sql.SQL("SELECT count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint), 0)::text FROM ONLY {}.{} AS t").format(
+            sql.Identifier(schema), sql.Identifier(table)
+        )
         rows, checksum = conn.execute(query).fetchone()  # type: ignore[misc]
         tables[f"{schema}.{table}"] = {"rows": rows, "checksum": checksum}
     objects: dict[str, list[str]] = {"views": [], "routines": [], "triggers": []}

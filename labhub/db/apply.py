@@ -27,6 +27,7 @@ import pymysql
 
 from labhub.db.roles import check_account_name, parse_sql
 from labhub.errors import UserError
+from labhub.secret_files import read_secret
 
 _GRANTEE = re.compile(r"'([^']+)'@'%'")
 
@@ -38,18 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=3306, help="database port (default 3306)")
     parser.add_argument("--admin-user", default="root", help="account that applies the script (default root)")
     parser.add_argument("--admin-password-file", type=Path, required=True, help="file holding the admin account's password")
-
-
-def read_secret(path: Path, what: str) -> str:
-    """A password from a mounted Secret file: one trailing newline (as `echo` leaves) is not part of it."""
-    try:
-        value = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"cannot read {what} from {path}: {type(error).__name__}") from None
-    value = value[:-1] if value.endswith("\n") else value
-    if not value:
-        raise UserError(f"{what} in {path} is empty")
-    return value
 
 
 def read_passwords(directory: Path) -> dict[str, str]:

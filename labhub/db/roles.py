@@ -139,8 +139,14 @@ class RolesSpec(_Model):
     backup_user: AccountName | None = Field(
         "labhub_backup", description="Account the backup CronJob dumps with: read-only, the least a consistent dump needs. null: none."
     )
+    cleanup_user: AccountName | None = Field(
+        None,
+        description="Account the lab's file cleanup (Backups cleanup CronJob) connects as: dj_user, without a prefix of its own. "
+        "Set to labhub_cleanup when backups.cleanup is on and names no database of its own (docs/backups.md).",
+    )
     retired_users: tuple[UserName, ...] = Field(
-        (), description="Former lab members: their accounts are locked (no login), their schemas and data kept. Listing a name in users again unlocks it."
+        (),
+        description="Former lab members: their accounts are locked (no login), their schemas and data kept. Listing a name in users again unlocks it.",
     )
 
     @model_validator(mode="after")
@@ -151,6 +157,8 @@ class RolesSpec(_Model):
             raise ValueError(f"user {duplicates[0]!r} is listed more than once")
         if self.backup_user is not None and self.backup_user in names:
             raise ValueError(f"backup user {self.backup_user!r} is also a lab user; give the backup account its own name")
+        if self.cleanup_user is not None and self.cleanup_user in [*names, self.backup_user]:
+            raise ValueError(f"cleanup user {self.cleanup_user!r} is also a lab user or the backup user; give the cleanup account its own name")
         both = sorted(set(names) & set(self.retired_users))
         if both:
             raise ValueError(f"user {both[0]!r} is listed in both users and retiredUsers")
@@ -204,6 +212,10 @@ def role_statements(spec: RolesSpec, dialect: Dialect = "mysql8") -> list[str]:
         out.extend(f"GRANT {p} TO {role(name)}" for p in privileges)
     for user in spec.users:
         out.extend(_user_statements(user, dialect))
+    if spec.cleanup_user is not None:
+        # Spyglass's cleanup deletes orphaned rows (and files) in shared-module schemas: dj_user's DELETE there,
+        # nothing more (no prefix of its own, no CREATE, no admin).
+        out.extend(_user_statements(LabUser.model_construct(name=spec.cleanup_user, role="user"), dialect, owns_prefix=False))
     if spec.backup_user is not None:
         out.append(f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account(spec.backup_user)}")
         out.append(f"GRANT {BACKUP_PRIVILEGES} ON *.* TO {account(spec.backup_user)}")
@@ -213,7 +225,7 @@ def role_statements(spec: RolesSpec, dialect: Dialect = "mysql8") -> list[str]:
     return out
 
 
-def _user_statements(user: LabUser, dialect: Dialect) -> list[str]:
+def _user_statements(user: LabUser, dialect: Dialect, owns_prefix: bool = True) -> list[str]:
     who, granted = account(user.name), ROLES[user.role]
     out = [f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM {who}"]  # MariaDB: roles go too
     if dialect == "mysql8":
@@ -222,15 +234,16 @@ def _user_statements(user: LabUser, dialect: Dialect) -> list[str]:
     out.append(f"GRANT {role(granted)} TO {who}")
     keyword = "TO" if dialect == "mysql8" else "FOR"
     out.append(f"SET DEFAULT ROLE {role(granted)} {keyword} {who}")
-    if user.role in OWNS_PREFIX:
+    if owns_prefix and user.role in OWNS_PREFIX:
         out.append(f"GRANT ALL PRIVILEGES ON {schema_pattern(user.name)}.* TO {who}")
     out.append(f"ALTER USER {who} ACCOUNT UNLOCK")  # listed again after being retired
     return out
 
 
 def accounts(spec: RolesSpec) -> list[str]:
-    """Every account the statements grant to, in order: the lab users, then the backup user."""
-    return [u.name for u in spec.users] + ([spec.backup_user] if spec.backup_user is not None else [])
+    """Every account the statements grant to, in order: the lab users, the cleanup user, then the backup user."""
+    service = [name for name in (spec.cleanup_user, spec.backup_user) if name is not None]
+    return [u.name for u in spec.users] + service
 
 
 HEADER = "-- labhub DataJoint roles, dialect {dialect}: review, then apply with `labhub db apply-roles` (or by hand)."

@@ -149,13 +149,24 @@ def test_the_prod_lab_mysql_is_backed_up_by_default_in_its_namespace_and_only_th
     by_place = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs for r in run.by_type(CRON_JOB)}
     assert sorted(by_place) == [
         ("lab-db", "labhub-backups-lab-db"), ("lab-db", "labhub-backups-lab-db-verify"), ("lab-db", "labhub-backups-prune"),
-        ("spyglass", "labhub-backups-cleanup"),
+        ("spyglass", "labhub-backups-cleanup"), ("xnat", "labhub-backups-prune"), ("xnat", "labhub-backups-xnat-jupyterhub-postgres"),
+        ("xnat", "labhub-backups-xnat-jupyterhub-postgres-verify"),
     ]  # fmt: skip
-    pods = {name: job["spec"]["jobTemplate"]["spec"]["template"] for (_, name), job in by_place.items()}
+    pods = {name: job["spec"]["jobTemplate"]["spec"]["template"] for (namespace, name), job in by_place.items() if namespace == "lab-db"}
     dump = pods["labhub-backups-lab-db"]
-    assert {"name": "credentials", "secret": {"secretName": "lab-db-backup", "defaultMode": 0o400}} in dump["spec"]["volumes"]  # pragma: allowlist secret (a Secret's name)
+    name = "lab-db-backup"  # pragma: allowlist secret (a Secret's name)
+    assert {"name": "credentials", "secret": {"secretName": name, "defaultMode": 0o400}} in dump["spec"]["volumes"]
     command = dump["spec"]["containers"][0]["command"]
-    assert command[:8] == ["labhub", "backup", "mysql", "dump", "--defaults-file", "/etc/labhub/db/my.cnf", "--host", "lab-db.lab-db.svc.cluster.local"]
+    assert command[:8] == [
+        "labhub",
+        "backup",
+        "mysql",
+        "dump",
+        "--defaults-file",
+        "/etc/labhub/db/my.cnf",
+        "--host",
+        "lab-db.lab-db.svc.cluster.local",
+    ]
     claims = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) for r in run.by_type("kubernetes:core/v1:PersistentVolumeClaim")}
     assert ("lab-db", "labhub-backups-data") in claims
     (policy,) = [r.inputs for r in run.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.inputs["metadata"]["name"] == "lab-db"]

@@ -106,7 +106,7 @@ def test_keys_of_other_namespaces_are_left_to_their_providers() -> None:
             _raw(secrets={"rotation": {"mysqlPassword": "2026-01-01"}}),
             "labhub:secrets.rotation: unknown secret mysqlPassword; allowed: proxyToken, cookieSecret, cryptKeeperKey, "
             "mysqlRootPassword, templatesApiToken, templatesSigningKey, xnatProxyToken, xnatCookieSecret, xnatServiceToken, "
-            "xnatPostgresPassword, xnatHubAccountPassword, labDatabaseRootPassword, labDatabaseUserPasswords",
+            "xnatPostgresPassword, xnatPostgresBackupPassword, xnatHubAccountPassword, labDatabaseRootPassword, labDatabaseUserPasswords",
             id="unknown-rotation-key",
         ),
         pytest.param(
@@ -134,7 +134,10 @@ def test_an_oauth_hub_needs_its_client_secret_from_outside() -> None:
 
 
 def test_a_missing_required_secret_stops_the_program_with_the_command_to_set_it() -> None:
-    with pytest.raises(ConfigError, match=r"^labhub:spyglassOAuthClientSecret: required secret is missing; set it with `pulumi config set --secret spyglassOAuthClientSecret <value>`$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^labhub:spyglassOAuthClientSecret: required secret is missing; set it with `pulumi config set --secret spyglassOAuthClientSecret <value>`$",
+    ):
         run_under_mocks(lambda: external_secret("spyglassOAuthClientSecret"))
 
 

@@ -55,7 +55,9 @@ def test_the_job_applies_exactly_the_sql_roles_sql_prints_for_the_stack(stack_ru
 def test_each_account_has_its_own_secret_and_reaches_the_job_only_as_a_file_named_after_it(stack_runs: dict[str, StackRun]) -> None:
     run = stack_runs["prod"]
     secrets = {name: r for name, r in _by_k8s_name(run, SECRET).items() if name.startswith("lab-db-")}
-    assert sorted(secrets) == ["lab-db-backup", "lab-db-root", "lab-db-user-alice", "lab-db-user-bob", "lab-db-user-lab-admin", "lab-db-user-reviewer"]
+    assert sorted(secrets) == [
+        "lab-db-backup", "lab-db-cleanup", "lab-db-root", "lab-db-user-alice", "lab-db-user-bob", "lab-db-user-lab-admin", "lab-db-user-reviewer",
+    ]  # fmt: skip
     passwords = []
     for name, resource in secrets.items():
         assert rpc.is_rpc_secret(resource.inputs["stringData"]), f"{resource.urn}: the password must be a Pulumi secret"
@@ -73,6 +75,7 @@ def test_each_account_has_its_own_secret_and_reaches_the_job_only_as_a_file_name
         "lab-db-user-bob": [{"key": "password", "path": "bob"}],
         "lab-db-user-reviewer": [{"key": "password", "path": "reviewer"}],
         "lab-db-user-lab-admin": [{"key": "password", "path": "lab_admin"}],
+        "lab-db-cleanup": [{"key": "password", "path": "labhub_cleanup"}],
         "lab-db-backup": [{"key": "password", "path": "labhub_backup"}],
     }
     assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"], "the non-root Job must be able to read its 0400 files"
@@ -148,13 +151,22 @@ def test_only_the_hubs_user_pods_and_labelled_clients_reach_mysqld(stack_runs: d
             {
                 "from": [
                     {"podSelector": {"matchLabels": {"labhub.io/lab-db-client": "true"}}},
-                    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "spyglass"}}, "podSelector": {"matchLabels": {"component": "singleuser-server"}}},
+                    # the Backups cleanup CronJob's pod (prod runs it in spyglass, next to its data claim)
+                    {
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "spyglass"}},
+                        "podSelector": {"matchLabels": {"labhub.io/lab-db-client": "true"}},
+                    },
+                    {
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "spyglass"}},
+                        "podSelector": {"matchLabels": {"component": "singleuser-server"}},
+                    },
                 ],
                 "ports": [{"protocol": "TCP", "port": 3306}],
             }
         ],
     }
-    job_labels = [r for r in stack_runs["prod"].by_type(JOB)][0].inputs["spec"]["template"]["metadata"]["labels"]
+    (job,) = [r for r in stack_runs["prod"].by_type(JOB) if r.inputs["metadata"]["namespace"] == "lab-db"]
+    job_labels = job.inputs["spec"]["template"]["metadata"]["labels"]
     assert job_labels["labhub.io/lab-db-client"] == "true"
 
 
@@ -165,7 +177,10 @@ def test_labelled_clients_of_the_configured_namespaces_are_admitted_and_no_one_e
     (rule,) = network_policy_spec(config, [])["ingress"]
     assert rule["from"] == [
         {"podSelector": {"matchLabels": {"labhub.io/lab-db-client": "true"}}},
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "backups"}}, "podSelector": {"matchLabels": {"labhub.io/lab-db-client": "true"}}},
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "backups"}},
+            "podSelector": {"matchLabels": {"labhub.io/lab-db-client": "true"}},
+        },
     ]
 
 
@@ -177,7 +192,12 @@ def _egress(run: StackRun) -> list[dict[str, Any]]:
 
 def test_user_pods_may_reach_the_lab_database_only_when_it_is_on(stack_runs: dict[str, StackRun]) -> None:
     lab_rule = {
-        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "lab-db"}}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "lab-db"}}}],
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "lab-db"}},
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "lab-db"}},
+            }
+        ],
         "ports": [{"protocol": "TCP", "port": 3306}],
     }
     assert _egress(stack_runs["prod"]) == [lab_rule]
@@ -199,7 +219,7 @@ def test_user_pods_may_reach_the_lab_database_only_when_it_is_on(stack_runs: dic
         ),
         pytest.param(
             {"roles": {"users": [{"name": "x'; DROP USER root; --", "role": "user"}]}},
-            "labhub:labDatabase.roles.users.0.name: \"x'; DROP USER root; --\" is not allowed: user name \"x'; DROP USER root; --\" is not allowed: "
+            'labhub:labDatabase.roles.users.0.name: "x\'; DROP USER root; --" is not allowed: user name "x\'; DROP USER root; --" is not allowed: '
             "use lower-case letters, digits and '_', starting with a letter, at most 32 characters",
             id="sql-in-a-user-name",
         ),

@@ -34,13 +34,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from backup_testlib import REPO
+from backup_testlib import integers, pointed_at, run_cron_job, without_offsite
 
 from components.backups import Backups, BackupsArgs
 from components.config import parse_stack_config
@@ -48,60 +46,6 @@ from labhub.backup.mysql_accounts import BACKUP_PRIVILEGES
 from labhub.engine import PROJECT_DIR
 
 pytestmark = pytest.mark.integration
-
-KUBELET_STAMP = "..2026_12_03_02_30_00.123456789"
-
-
-def lay_out_kubelet_volume(root: Path, files: dict[str, str], mode: int) -> None:
-    """A Secret/ConfigMap volume exactly as the kubelet's atomic writer leaves it."""
-    stamped = root / KUBELET_STAMP
-    stamped.mkdir(parents=True)
-    for key, content in files.items():
-        (stamped / key).write_text(content)
-        (stamped / key).chmod(mode)
-    (root / "..data").symlink_to(KUBELET_STAMP)
-    for key in files:
-        (root / key).symlink_to(f"..data/{key}")
-
-
-def integers(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: integers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [integers(v) for v in value]
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-def run_cron_job(job: dict[str, Any], contents: dict[str, dict[str, str]], shared: dict[str, Path], tmp: Path) -> subprocess.CompletedProcess[str]:
-    """Run the job's main container command as the pod would: volumes laid out, mount paths mapped."""
-    spec = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    (container,) = spec["containers"]
-    volumes = {volume["name"]: volume for volume in spec["volumes"]}
-    mapping: dict[str, str] = {}
-    for mount in container["volumeMounts"]:
-        volume = volumes[mount["name"]]
-        if "persistentVolumeClaim" in volume:
-            folder = shared[volume["persistentVolumeClaim"]["claimName"]]
-        else:
-            folder = tmp / f"volume-{mount['name']}"
-            if "secret" in volume:
-                lay_out_kubelet_volume(folder, contents[volume["secret"]["secretName"]], volume["secret"]["defaultMode"])
-            elif "configMap" in volume:
-                lay_out_kubelet_volume(folder, contents[volume["configMap"]["name"]], volume["configMap"]["defaultMode"])
-            else:
-                folder.mkdir(parents=True)
-        mapping[mount["mountPath"]] = str(folder)
-
-    def mapped(text: str) -> str:
-        for mount_path, folder in mapping.items():
-            if text == mount_path or text.startswith(mount_path + "/"):
-                return folder + text[len(mount_path) :]
-        return text
-
-    command = [mapped(arg) for arg in container["command"]]
-    assert command[0] == "labhub"
-    env = {**os.environ, **{e["name"]: mapped(e["value"]) for e in container.get("env", []) if "value" in e}}
-    return subprocess.run([sys.executable, "-m", "labhub.cli", *command[1:]], capture_output=True, text=True, env=env, cwd=REPO, timeout=300, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -194,25 +138,6 @@ def test_the_rendered_dump_verify_and_prune_commands_work_against_real_servers(
     assert backup.is_dir(), "the newest verified backup survives prune"
 
 
-def _without_offsite(command: list[str]) -> list[str]:
-    """Drop the --s3-* flags: prod copies to AWS; the off-site copy runs against a real S3 server in test_backup_offsite.py."""
-    out: list[str] = []
-    args = iter(command)
-    for arg in args:
-        if arg.startswith("--s3-"):
-            next(args)
-        else:
-            out.append(arg)
-    return out
-
-
-def _pointed_at(command: list[str], port: int) -> list[str]:
-    """The one other substitution: the Service's host and port become the throwaway server's."""
-    out = list(command)
-    out[out.index("--host") + 1], out[out.index("--port") + 1] = "127.0.0.1", str(port)
-    return out
-
-
 def test_the_prod_default_lab_mysql_dump_works_with_the_generated_secret_as_the_backup_account(
     stack_runs: dict[str, Any], mariadb_factory: Any, tmp_path: Path
 ) -> None:
@@ -239,7 +164,7 @@ def test_the_prod_default_lab_mysql_dump_works_with_the_generated_secret_as_the_
         cur.execute(grant.rstrip(";"))
 
     container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    container["command"] = _pointed_at(_without_offsite(container["command"]), port)
+    container["command"] = pointed_at(without_offsite(container["command"]), port)
     contents = {"lab-db-backup": secret_data, "backup-offsite-s3": {"credentials": "[default]\n"}}
     pvc = tmp_path / "pvc"
     pvc.mkdir()

@@ -41,6 +41,7 @@ SPEC = RolesSpec(
     shared_modules=SHARED,
     users=[*(LabUser(name=n, role=r.removeprefix("dj_")) for r, n in USERS.items()), LabUser(name=OTHER, role="collab")],  # type: ignore[arg-type]
     backup_user="labhub_backup",
+    cleanup_user="labhub_cleanup",
 )
 
 # Spyglass's docs, docs/src/ForDevelopers/Management.md ("Users roles" and "Declaring
@@ -123,7 +124,7 @@ def lab(mariadb_factory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     admin_file = tmp / "root-password"
     admin_file.write_text(root_password + "\n")  # a trailing newline, as `echo` leaves, is not part of it
     # Awkward but valid passwords: quotes and backslashes must reach the server intact.
-    passwords = {name: secrets.token_urlsafe(18) + "'\\\"%" for name in [*USERS.values(), OTHER, "labhub_backup"]}
+    passwords = {name: secrets.token_urlsafe(18) + "'\\\"%" for name in [*USERS.values(), OTHER, "labhub_backup", "labhub_cleanup"]}
     lab = LabServer(port, root, admin_file, secret_volume(tmp / "passwords", passwords), passwords, tmp)
     result = lab.apply(SPEC)
     assert result.returncode == 0, result.stderr
@@ -165,6 +166,31 @@ def test_each_role_may_do_on_each_schema_kind_what_spyglass_docs_grant(lab: LabS
             assert error.args[0] in DENIED, error
             outcome = False
     assert outcome == allowed, f"{user} ({role}) {'could not' if allowed else 'could'} run: {sql}"
+
+
+CLEANUP_CASES = [
+    # Spyglass's cleanup deletes orphaned file rows in shared-module schemas: dj_user there, and nothing of its own.
+    pytest.param("shared", "delete", True, id="shared-delete"), pytest.param("shared", "select", True, id="shared-select"),
+    pytest.param("shared", "create-table", False, id="shared-create-table"), pytest.param("other", "delete", False, id="other-delete"),
+    pytest.param("other", "insert", False, id="other-insert"), pytest.param("own", "create-schema", False, id="no-prefix-of-its-own"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "operation", "allowed"), CLEANUP_CASES)
+def test_the_cleanup_account_may_delete_in_shared_schemas_and_no_more(lab: LabServer, kind: str, operation: str, allowed: bool) -> None:
+    db, prefix = {"shared": ("common_session", "common"), "other": (f"{OTHER}_scratch", OTHER), "own": ("", "labhub_cleanup")}[kind]
+    n = secrets.randbelow(10**9)
+    sql = OPERATIONS[operation][1].format(db=db, prefix=prefix, n=n)
+    with lab.login("labhub_cleanup") as conn, conn.cursor() as cur:
+        cur.execute("SELECT CURRENT_ROLE()")
+        assert cur.fetchone() == ("dj_user",)
+        try:
+            cur.execute(sql)
+            outcome = True
+        except pymysql.err.OperationalError as error:
+            assert error.args[0] in DENIED, error
+            outcome = False
+    assert outcome == allowed, f"labhub_cleanup {'could not' if allowed else 'could'} run: {sql}"
 
 
 def grants_snapshot(root: pymysql.connections.Connection) -> dict[str, list[str]]:
@@ -223,7 +249,21 @@ def test_the_backup_account_dumps_everything_with_the_backup_tool_and_writes_not
         cur.execute("CREATE TRIGGER common_session.tr BEFORE INSERT ON common_session.t FOR EACH ROW SET NEW.a = NEW.a")
         cur.execute("CREATE PROCEDURE common_session.p() SELECT 1")
         cur.execute("CREATE EVENT common_session.e ON SCHEDULE EVERY 1 DAY DO SELECT 1")
-    command = ["backup", "mysql", "dump", "--defaults-file", str(option_file), "--host", "127.0.0.1", "--port", str(lab.port), "--dest", str(tmp_path / "out"), "--name", "lab"]
+    command = [
+        "backup",
+        "mysql",
+        "dump",
+        "--defaults-file",
+        str(option_file),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(lab.port),
+        "--dest",
+        str(tmp_path / "out"),
+        "--name",
+        "lab",
+    ]
     result = subprocess.run([sys.executable, "-m", "labhub.cli", *command], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     (backup,) = (tmp_path / "out").glob("lab-*")
@@ -303,7 +343,9 @@ def test_the_prod_jobs_exact_command_line_applies_the_prod_roles(mariadb_factory
     with server.root() as conn, conn.cursor() as cur:
         cur.execute("ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY %s", (root_password,))
 
-    accounts = {item["path"]: secrets.token_urlsafe(24) for source in volumes["passwords"]["projected"]["sources"] for item in source["secret"]["items"]}
+    accounts = {
+        item["path"]: secrets.token_urlsafe(24) for source in volumes["passwords"]["projected"]["sources"] for item in source["secret"]["items"]
+    }
     assert "items" not in volumes["root"]["secret"]  # so its files are named by the Secret's keys: `password`
     layout = {
         mounts["roles"]: secret_volume(tmp_path / "roles", {"roles.sql": render_sql(prod.roles, "mariadb")}),
@@ -315,9 +357,13 @@ def test_the_prod_jobs_exact_command_line_applies_the_prod_roles(mariadb_factory
         command = [a.replace(mount, str(local)) for a in command]
     command[command.index("--host") + 1], command[command.index("--port") + 1] = "127.0.0.1", str(port)
     # The image's ENTRYPOINT, with `labhub` being this checkout's CLI.
-    entrypoint = json.loads(next(line for line in (PROJECT_DIR / "docker/db/Dockerfile").read_text().splitlines() if line.startswith("ENTRYPOINT ")).split(" ", 1)[1])
+    entrypoint = json.loads(
+        next(line for line in (PROJECT_DIR / "docker/db/Dockerfile").read_text().splitlines() if line.startswith("ENTRYPOINT ")).split(" ", 1)[1]
+    )
     assert entrypoint[0] == "labhub"
-    result = subprocess.run([*LABHUB, *entrypoint[1:], *command], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    result = subprocess.run(
+        [*LABHUB, *entrypoint[1:], *command], capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": os.getcwd()}
+    )
     assert result.returncode == 0, result.stderr
     for user in prod.roles.users:
         with pymysql.connect(host="127.0.0.1", port=port, user=user.name, password=accounts[user.name]) as conn, conn.cursor() as cur:

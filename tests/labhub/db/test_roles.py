@@ -45,8 +45,12 @@ def test_a_32_character_user_name_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        pytest.param({"users": [{"name": "alice", "role": "user"}, {"name": "alice_lab", "role": "collab"}]}, "prefix alice_ covers", id="user-covers-user"),
-        pytest.param({"users": [{"name": "common_x", "role": "collab"}]}, "prefix common_ covers every schema of user 'common_x'", id="module-covers-user"),
+        pytest.param(
+            {"users": [{"name": "alice", "role": "user"}, {"name": "alice_lab", "role": "collab"}]}, "prefix alice_ covers", id="user-covers-user"
+        ),
+        pytest.param(
+            {"users": [{"name": "common_x", "role": "collab"}]}, "prefix common_ covers every schema of user 'common_x'", id="module-covers-user"
+        ),
         pytest.param({"users": [{"name": "lfp", "role": "user"}]}, "same schema prefix", id="user-equals-module"),
         pytest.param({"users": [{"name": "bob", "role": "user"}, {"name": "bob", "role": "guest"}]}, "more than once", id="duplicate-user"),
         pytest.param({"users": [{"name": "bob", "role": "user"}], "backupUser": "bob"}, "also a lab user", id="backup-user-is-a-lab-user"),
@@ -54,6 +58,10 @@ def test_a_32_character_user_name_is_accepted() -> None:
         pytest.param({"retiredUsers": ["x' OR '1"]}, "user name", id="retired-name-with-quote"),
         pytest.param({"sharedModules": ["common", "it's"]}, "module name", id="module-name-with-quote"),
         pytest.param({"backupUser": "back'up"}, "account name", id="backup-name-with-quote"),
+        pytest.param(
+            {"cleanupUser": "labhub_backup"}, "cleanup user 'labhub_backup' is also a lab user or the backup user", id="cleanup-user-is-backup-user"
+        ),
+        pytest.param({"cleanupUser": "clean'up"}, "account name", id="cleanup-name-with-quote"),
         pytest.param({"users": [{"name": "bob", "role": "superuser"}]}, "'guest', 'collab', 'user' or 'admin'", id="unknown-role"),
     ],
 )

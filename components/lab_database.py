@@ -237,27 +237,14 @@ class LabDatabase(pulumi.ComponentResource):
         roles = k8s.core.v1.ConfigMap(
             f"{name}-roles", metadata=meta(config.roles_config_map_name, "lab-database-roles"), data={ROLES_SQL_KEY: config.roles_sql()}, opts=child
         )
-        # The governing Service the StatefulSet needs, and the one clients use.
-        headless = k8s.core.v1.Service(
-            f"{name}-headless",
-            metadata=meta(config.headless_service_name),
-            spec={
-                "clusterIP": "None",
-                "selector": {"app.kubernetes.io/name": config.name},
-                "ports": [{"name": "mysql", "port": PORT, "targetPort": "mysql"}],
-            },
-            opts=child,
-        )
-        self.service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=meta(config.name),
-            spec={
-                "type": "ClusterIP",
-                "selector": {"app.kubernetes.io/name": config.name},
-                "ports": [{"name": "mysql", "port": PORT, "targetPort": "mysql"}],
-            },
-            opts=child,
-        )
+        # The governing Service the StatefulSet needs, and the one clients use: the same pods and port.
+        def mysql_service(resource_name: str, k8s_name: str, **spec: str) -> k8s.core.v1.Service:
+            ports = [{"name": "mysql", "port": PORT, "targetPort": "mysql"}]
+            spec_with_pods = {**spec, "selector": {"app.kubernetes.io/name": config.name}, "ports": ports}
+            return k8s.core.v1.Service(resource_name, metadata=meta(k8s_name), spec=spec_with_pods, opts=child)
+
+        headless = mysql_service(f"{name}-headless", config.headless_service_name, clusterIP="None")
+        self.service = mysql_service(f"{name}-service", config.name, type="ClusterIP")
         self.statefulset = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
             metadata=meta(config.name),

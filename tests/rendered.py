@@ -33,15 +33,15 @@ def chart_values(stack: str, release: str) -> dict[str, Any]:
     run = stack_run(stack)
     (chart,) = [r for r in run.by_type("kubernetes:helm.sh/v4:Chart") if r.inputs.get("name") == release]
     values = chart.inputs["values"]
-    return _integers(rpc.unwrap_rpc_secret(values) if rpc.is_rpc_secret(values) else values)
+    return integers(rpc.unwrap_rpc_secret(values) if rpc.is_rpc_secret(values) else values)
 
 
-def _integers(value: Any) -> Any:
+def integers(value: Any) -> Any:
     """The wire format carries every number as a double; 999 was an integer in the program (as render writes it)."""
     if isinstance(value, dict):
-        return {k: _integers(v) for k, v in value.items()}
+        return {k: integers(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_integers(v) for v in value]
+        return [integers(v) for v in value]
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
@@ -55,3 +55,8 @@ def manifest(stack: str, type_: str, namespace: str) -> dict[str, Any]:
     run = run_stack(stack, PROJECT_DIR)
     (resource,) = [r for r in run.by_type(type_) if r.inputs["metadata"].get("namespace") == namespace]
     return resource.inputs
+
+
+def namespaced_objects(run: StackRun, type_: str, namespace: str) -> dict[str, dict[str, Any]]:
+    """The inputs of every `type_` object in `namespace`, by name, with the integers the program wrote."""
+    return {r.inputs["metadata"]["name"]: integers(r.inputs) for r in run.by_type(type_) if r.inputs["metadata"].get("namespace") == namespace}

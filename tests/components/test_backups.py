@@ -20,6 +20,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from rendered import integers
 
 from components import images
 from components.backups import DOCKERFILE, Backups, BackupsArgs
@@ -45,14 +46,6 @@ SECTION = {
 def config(section: dict[str, Any] = SECTION) -> BackupsConfig:
     return parse_stack_config({"labhub:backups": json.dumps(section)}).backups
 
-
-def integers(value: Any) -> Any:
-    """The wire carries numbers as doubles; Kubernetes wants the integers the program wrote."""
-    if isinstance(value, dict):
-        return {k: integers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [integers(v) for v in value]
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def cron_jobs(result: StackRun) -> dict[str, dict[str, Any]]:

@@ -18,6 +18,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 from pulumi.runtime import rpc
+from rendered import namespaced_objects
 
 from components.config import parse_stack_config
 from labhub.engine import PROJECT_DIR, StackRun, read_stack_files, run_program
@@ -27,16 +28,9 @@ JOB, CRON_JOB, SECRET = "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
-def _integers(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _integers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integers(v) for v in value]
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
 
 def _in_xnat(run: StackRun, type_: str) -> dict[str, dict[str, Any]]:
-    return {r.inputs["metadata"]["name"]: _integers(r.inputs) for r in run.by_type(type_) if r.inputs["metadata"].get("namespace") == "xnat"}
+    return namespaced_objects(run, type_, "xnat")
 
 
 def _pod(obj: dict[str, Any]) -> dict[str, Any]:

@@ -101,13 +101,6 @@ def lay_out_kubelet_volume(root: Path, files: dict[str, str], mode: int, items: 
         (root / key).symlink_to(f"..data/{key}")
 
 
-def integers(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: integers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [integers(v) for v in value]
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
 
 def run_cron_job(job: dict[str, Any], contents: dict[str, dict[str, str]], shared: dict[str, Path], tmp: Path) -> subprocess.CompletedProcess[str]:
     """Run a CronJob's (or a Job's) main container command as the pod would: volumes laid out, mount paths mapped."""

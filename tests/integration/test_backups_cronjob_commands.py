@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from backup_testlib import integers, pointed_at, run_cron_job, without_offsite
+from backup_testlib import pointed_at, run_cron_job, without_offsite
+from rendered import integers
 
 from components.backups import Backups, BackupsArgs
 from components.config import parse_stack_config

@@ -34,8 +34,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from backup_testlib import integers, labhub, pointed_at, run_cron_job, without_offsite
+from backup_testlib import labhub, pointed_at, run_cron_job, without_offsite
 from pulumi.runtime import rpc
+from rendered import namespaced_objects
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ OFFSITE = {"backup-offsite-s3": {"credentials": "[default]\n"}}  # mounted by th
 
 
 def _in_xnat(run: Any, type_: str) -> dict[str, dict[str, Any]]:
-    return {r.inputs["metadata"]["name"]: integers(r.inputs) for r in run.by_type(type_) if r.inputs["metadata"].get("namespace") == "xnat"}
+    return namespaced_objects(run, type_, "xnat")
 
 
 @pytest.fixture(scope="module")

@@ -126,10 +126,6 @@ class NamePattern:
             raise PatternError(f"{pattern!r} must end in {NOTEBOOK_SUFFIX} outside any field")
         return result
 
-    def fill_static(self) -> str:
-        """The pattern with each field shown as `{name}` (for listings and suffix checks)."""
-        return "".join(p if isinstance(p, str) else "{" + p[0] + "}" for p in self.parts)
-
     @property
     def fields(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(p[0] for p in self.parts if isinstance(p, tuple)))

@@ -6,8 +6,8 @@ normalised to nbformat 4.5 and validated when it is first seen and whenever
 its file (inode, mtime or size) changes. Its serialisation (exactly what `nbformat.writes`
 produces) is split around the insertion point after the first cell, so a
 create only serialises the small parameters cell, validates that cell against
-nbformat's schema, and joins three strings. `Template.build_slow` is the
-plain nbformat path, kept to prove the fast path byte-identical in tests.
+nbformat's schema, and joins three strings (a test builds the same notebook
+the plain nbformat way and compares the bytes).
 """
 
 from __future__ import annotations
@@ -142,16 +142,6 @@ class Template:
             cell_id = secrets.token_hex(4)
             if cell_id not in self._ids:
                 return cell_id
-
-    def build_slow(self, params: dict[str, Any], cell_id: str) -> bytes:
-        """The same notebook built the plain nbformat way (for tests of the fast path)."""
-        notebook = nbformat.from_dict(json.loads(json.dumps(self.notebook)))
-        if params:
-            cell = nbformat.v4.new_code_cell(self.parameters_source(params), id=cell_id)
-            cell.metadata["tags"] = ["injected-parameters"]
-            notebook.cells.insert(min(1, len(notebook.cells)), cell)
-        nbformat.validate(notebook)
-        return nbformat.writes(notebook).encode("utf-8")
 
 
 class Catalog:

@@ -5,9 +5,10 @@ CPU per flow on a 200 KB template). Each template is read with nbformat,
 normalised to nbformat 4.5 and validated when it is first seen and whenever
 its file (inode, mtime or size) changes. Its serialisation (exactly what `nbformat.writes`
 produces) is split around the insertion point after the first cell, so a
-create only serialises the small parameters cell, validates that cell against
-nbformat's schema, and joins three strings (a test builds the same notebook
-the plain nbformat way and compares the bytes).
+create only serialises the small parameters cell and joins three strings.
+That cell's shape is fixed here (only its source text varies), so it is not
+validated per request: a test builds the same notebook the plain nbformat
+way, validates it and compares the bytes.
 """
 
 from __future__ import annotations
@@ -22,16 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import nbformat
-from nbformat.validator import get_validator
 
-from labhub.templates.literals import Language, ParameterError, language_for, render_cell
-from labhub.templates.mount import open_inside, resolve, walk_templates
+from labhub.templates.literals import Language, language_for, render_cell
+from labhub.templates.mount import open_inside, walk_templates
 from labhub.templates.naming import NameError_, NamePattern, PatternError, check_relative_path
 
 log = logging.getLogger("labhub.templates")
 
 _SENTINEL = "labhub-insertion-point-" + secrets.token_hex(8)
-_CELL_VALIDATOR = get_validator(version=4, version_minor=5)
 
 
 class TemplateError(ValueError):
@@ -125,10 +124,6 @@ class Template:
         if not params:
             return self._plain()
         cell = _parameters_cell(self.parameters_source(params), self._new_id())
-        try:
-            _CELL_VALIDATOR.validate({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
-        except Exception as error:  # nbformat raises jsonschema's ValidationError here
-            raise ParameterError(f"the parameters cell is not valid: {str(error).splitlines()[0]}") from error
         return b"".join((self._prefix, self._serialise_cell(cell).encode("utf-8"), self._suffix))
 
     def _plain(self) -> bytes:
@@ -148,8 +143,9 @@ class Catalog:
     """All templates under a folder, reloaded when a file's inode, mtime or size changes.
 
     The folder may be a ConfigMap volume (symlinks into `..data/`): files are
-    followed wherever they resolve inside the folder, and nowhere else, and
-    that is checked again each time a template is served (see `mount`).
+    followed wherever they resolve inside the folder, and nowhere else: each
+    request checks that the file is still the one loaded, and anything else
+    is read again through `mount.open_inside` (see `_fresh`).
 
     Scanning is throttled (`rescan_seconds`) so a flood of requests for
     unknown names cannot turn into a flood of directory walks.
@@ -183,12 +179,20 @@ class Catalog:
             self._templates, self._errors, self._scanned_at = seen, errors, time.monotonic()
 
     def _fresh(self, rel: str) -> Template:
-        """The cached template if its file is unchanged, else a reload; TemplateError if it now resolves outside."""
+        """The cached template if its file is unchanged, else a reload; TemplateError if it now resolves outside.
+
+        Checked on every request, so one `stat` (following links), not a
+        realpath walk: a file that is no longer the one loaded (a swap, even
+        for a link out of the folder to a file of the same size and mtime)
+        has another device or inode, and its reload goes through
+        `open_inside`, which refuses anything outside the folder. A link to
+        the very inode loaded serves the cached content, never the link's.
+        """
         current = self._templates.get(rel)
         if current is not None:
             try:
-                stat = os.stat(resolve(self.root, rel))
-            except OSError as error:  # OutsideMount included: checked on every request, not only at a rescan
+                stat = os.stat(os.path.join(self.root, *rel.split("/")))
+            except OSError as error:
                 raise TemplateError(f"{rel}: {error}") from error
             if (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size) == current.identity:
                 return current

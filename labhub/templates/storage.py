@@ -63,8 +63,8 @@ class FilesystemStorage:
     """`--storage filesystem:/home/{username}`: write into each user's folder on a shared filesystem.
 
     The user's folder is the pattern with `{username}` filled in (the user
-    name checked as a single safe path segment) and resolved with realpath
-    once; below it every folder is opened with O_NOFOLLOW relative to its
+    name checked as a single safe path segment) and opened as it is (the
+    homes mount may be reached through links); below it every folder is opened with O_NOFOLLOW relative to its
     parent's descriptor, so a symlink planted anywhere in the path can never
     redirect the write outside. The file is created with O_CREAT|O_EXCL under
     the first free name (the kernel refuses a name that exists, so nothing is
@@ -85,17 +85,28 @@ class FilesystemStorage:
         self.dir_mode = dir_mode
         self._next_number: dict[tuple[str, str], int] = {}
 
-    def user_folder(self, user: str) -> str:
-        """The user's real folder, made first if it does not exist yet (see `_make_home`)."""
+    def _open_user_folder(self, user: str) -> tuple[str, int]:
+        """The user's folder and an open descriptor for it, the folder made first if it does not exist yet (see `_make_home`)."""
         try:
             check_segment(user, what="user name")
         except NameError_ as error:
             raise StorageError(400, f"cannot map this user to a folder: {error}") from error
-        folder = os.path.realpath(self.pattern.replace("{username}", user))
-        if not os.path.isdir(folder):
+        folder = self.pattern.replace("{username}", user)
+        try:
+            return folder, self._open_folder(user, folder)
+        except FileNotFoundError:
             self._make_home(user)
-            folder = os.path.realpath(self.pattern.replace("{username}", user))
-        return folder
+        return folder, self._open_folder(user, folder)
+
+    @staticmethod
+    def _open_folder(user: str, folder: str) -> int:
+        """A descriptor for `folder`; FileNotFoundError passes (the caller makes it), any other failure is a 503."""
+        try:
+            return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise
+        except OSError as error:
+            raise StorageError(503, f"cannot open the folder of user {user}: {error.strerror}; ask an administrator") from error
 
     def _make_home(self, user: str) -> None:
         """Create the missing folders below the homes mount, as the user's own server would.
@@ -138,9 +149,8 @@ class FilesystemStorage:
 
     def write(self, user: str, destination: str, data: bytes) -> str:
         """Write `data` at the first free name for `destination`; return the path used."""
-        folder = self.user_folder(user)
+        folder, dir_fd = self._open_user_folder(user)
         *parents, filename = destination.split("/")
-        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             for segment in parents:
                 child = self._enter(dir_fd, segment, destination)

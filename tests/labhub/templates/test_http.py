@@ -267,3 +267,13 @@ def test_missing_shared_homes_are_a_clear_503_naming_the_folder(make_server, hom
     assert response.status_code == 503
     assert f"{tmp_path}/not-mounted" in response.text
     assert not (tmp_path / "not-mounted").exists()
+
+
+def test_a_home_that_is_not_a_folder_is_a_clear_503_and_stays_as_it_was(server, homes):
+    (homes / "alice").rmdir()
+    (homes / "alice").write_text("not a folder")
+    session = requests.Session()
+    response = confirm(session, server.url, confirm_page(session, server.url, "Untitled.ipynb", {"x": 1}))
+    assert response.status_code == 503
+    assert "cannot open the folder of user alice: Not a directory" in response.text
+    assert (homes / "alice").read_text() == "not a folder"

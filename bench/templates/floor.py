@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 SERVER = r"""
@@ -41,18 +42,29 @@ tornado.ioloop.IOLoop.current().start()
 """
 
 
-def _cpu_seconds(pid: int) -> float:
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of `pid` so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / os.sysconf("SC_CLK_TCK"), int(fields[12]) / os.sysconf("SC_CLK_TCK")
 
 
-def measure_floor(flows_per_thread: int = 1500, threads: int = 4) -> dict[str, float]:
-    """Run the bare server under load; its server CPU per flow and throughput."""
+def measure_floor(flows_per_thread: int = 1500, threads: int = 4, folder: Path | None = None) -> dict[str, float]:
+    """Run the bare server under load; its server CPU per flow and throughput.
+
+    The files are written into `folder` and left there for the caller to
+    delete at the end of its whole run, as run.py does with the server
+    modes' files: deleting thousands of files between two measured phases
+    would make ext4's inode allocation slower for the next one (see run.py).
+    Without `folder`, a temporary one is used and deleted on return.
+    """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with tempfile.TemporaryDirectory() as folder:
-        server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), folder], stdout=subprocess.PIPE, text=True)
+    with ExitStack() as stack:
+        if folder is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        folder.mkdir(parents=True, exist_ok=True)
+        server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(folder)], stdout=subprocess.PIPE, text=True)
         try:
             assert server.stdout is not None and server.stdout.readline().strip() == "ready"
 
@@ -73,8 +85,11 @@ def measure_floor(flows_per_thread: int = 1500, threads: int = 4) -> dict[str, f
             for t in pool:
                 t.join()
             flows = threads * flows_per_thread
+            (user, system), (user_before, system_before) = _cpu_seconds(server.pid), before
             return {
-                "server_cpu_ms_per_flow": round((_cpu_seconds(server.pid) - before) * 1000 / flows, 3),
+                "server_cpu_ms_per_flow": round((user - user_before + system - system_before) * 1000 / flows, 3),
+                "server_user_ms_per_flow": round((user - user_before) * 1000 / flows, 3),
+                "server_system_ms_per_flow": round((system - system_before) * 1000 / flows, 3),
                 "flows_per_second": round(flows / (time.perf_counter() - start), 1),
                 "flows": flows,
             }

@@ -21,12 +21,15 @@ cleanup was less than QUIET_SECONDS ago (`fs_quiet` in the results).
 
 Modes (`--modes`, default all three, in one run so they share the machine's state):
   floor  bench/templates/floor.py: bare tornado + the same file write (what any server pays here);
-         measured first and again last, the mean is the run's floor
+         measured first and again after each round, a round's floor is the mean of the two around it
   dev    the server with --dev-user (no authentication)
   hub    the server behind a real JupyterHub 5.5.0 (bench/templates/hub_mode.py): clients logged in
          through the hub's OAuth, each request authenticated by its cookie; hub API calls counted
 
-Usage:  .venv/bin/python bench/templates/run.py [--flows 6000] [--threads 4] [--processes 1] [--modes floor,dev,hub]
+`--rounds N` repeats the server modes N times with the floor between them, and
+checks the hub target in each round.
+
+Usage:  .venv/bin/python bench/templates/run.py [--flows 6000] [--threads 4] [--processes 1] [--modes floor,dev,hub] [--rounds 1]
 Not a test: pytest does not collect it.
 """
 
@@ -249,11 +252,12 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=1, help="server processes (labhub --processes)")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="hard bound on each measured phase")
     parser.add_argument("--modes", default="floor,dev,hub", help="comma-separated, in order: floor, dev, hub (default all three)")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the modes this many times, the floor between rounds (default 1)")
     parser.add_argument("--json", metavar="FILE", help="also write the results here")
     args = parser.parse_args()
     modes = [m for m in args.modes.split(",") if m]
-    if not set(modes) <= {"floor", "dev", "hub"}:
-        parser.error("--modes takes floor, dev and hub")
+    if not set(modes) <= {"floor", "dev", "hub"} or args.rounds < 1:
+        parser.error("--modes takes floor, dev and hub; --rounds at least 1")
 
     since = seconds_since_last_cleanup()
     fs_quiet = since is None or since >= QUIET_SECONDS
@@ -261,48 +265,59 @@ def main() -> int:
         print(f"warning: the previous run deleted its notebooks {since:.0f} s ago; ext4 is still skipping those inodes, "
               f"so server system time will be inflated (wait {QUIET_SECONDS - since:.0f} s for a representative run)",
               file=sys.stderr)
-    results: dict[str, dict] = {}
     work = Path(tempfile.mkdtemp(prefix="labhub-bench-"))
     try:
-        from floor import measure_floor
-
-        floors = []
-        for mode in modes:
-            if mode == "floor":
-                floors.append(measure_floor(max(1, args.flows // args.threads), args.threads))
-            else:
-                results[mode] = measure_server(mode, args, work)
-        if floors and len(modes) > 1:  # the floor again at the end: the machine's load drifts during a run
-            floors.append(measure_floor(max(1, args.flows // args.threads), args.threads))
-        if floors:
-            results["floor"] = {
-                "server_cpu_ms_per_flow": round(statistics.mean(f["server_cpu_ms_per_flow"] for f in floors), 3),
-                "runs": floors,
-            }
+        rounds = run_rounds(modes, args, work)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)  # every phase's files are deleted only now (see measure_floor)
         CLEANUP_MARKER.touch()
-    summary = {"fs_quiet": fs_quiet, "cpus": os.cpu_count(), **results}
-    print(json.dumps(summary, indent=2))
+    summary: dict = {"fs_quiet": fs_quiet, "cpus": os.cpu_count(), **rounds[0]}
+    if len(rounds) > 1:
+        summary["rounds"] = rounds
     targets = []
-    if "dev" in results:
-        dev = results["dev"]
+    if "dev" in rounds[0]:
+        dev = rounds[0]["dev"]
         targets += [("dev: server CPU/flow <= 1.2 ms", dev["server_cpu_ms_per_flow"] <= 1.2),
                     ("dev: throughput >= 300 flows/s", dev["flows_per_second"] >= 300),
                     ("dev: p99 < 25 ms", dev["p99_ms"] < 25)]
-    if "hub" in results:
-        hub = results["hub"]
-        targets.append((f"hub: token checks cached ({hub['hub_token_checks']} hub API calls for {hub['flows']} flows)",
+    for number, result in enumerate(rounds, 1):
+        if "hub" not in result:
+            continue
+        hub, label = result["hub"], f"hub (round {number} of {len(rounds)})"
+        targets.append((f"{label}: token checks cached ({hub['hub_token_checks']} hub API calls for {hub['flows']} flows)",
                         hub["hub_token_checks"] <= args.threads * (1 + int(hub["seconds"]) // 60)))  # one per client per cache minute
-        if "floor" in results:
-            ratio = hub["server_cpu_ms_per_flow"] / results["floor"]["server_cpu_ms_per_flow"]
-            summary["hub_over_floor"] = round(ratio, 2)
-            targets.append((f"hub: server CPU/flow <= 2x the floor's in this run ({ratio:.2f}x)", ratio <= 2))
+        if "hub_over_floor" in result:
+            targets.append((f"{label}: server CPU/flow <= 2x the floor's in this round ({result['hub_over_floor']:.2f}x)",
+                            result["hub_over_floor"] <= 2))
+    print(json.dumps(summary, indent=2))
     for label, ok in targets:
         print(f"{'PASS' if ok else 'MISS'}  {label}")
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
     return 0 if all(ok for _, ok in targets) else 1
+
+
+def run_rounds(modes: list[str], args: argparse.Namespace, work: Path) -> list[dict]:
+    """Each round's results. The floor runs before each round and once more after the last, and a
+    round's floor is the mean of the one before and the one after it: the machine's load drifts."""
+    from floor import measure_floor
+
+    def floor(number: int) -> dict:
+        return measure_floor(max(1, args.flows // args.threads), args.threads, folder=work / f"floor-{number}")
+
+    floors = [floor(0)] if "floor" in modes else []
+    rounds = []
+    for number in range(1, args.rounds + 1):
+        result: dict = {mode: measure_server(mode, args, work / f"round-{number}") for mode in modes if mode != "floor"}
+        if floors:
+            if result or number > 1:
+                floors.append(floor(number))
+            pair = floors[-2:] if result else floors[-1:]  # floor alone: one measurement per round
+            result["floor"] = {"server_cpu_ms_per_flow": round(statistics.mean(f["server_cpu_ms_per_flow"] for f in pair), 3), "runs": pair}
+            if "hub" in result:
+                result["hub_over_floor"] = round(result["hub"]["server_cpu_ms_per_flow"] / result["floor"]["server_cpu_ms_per_flow"], 2)
+        rounds.append(result)
+    return rounds
 
 
 class socket_port:

@@ -314,13 +314,6 @@ def _stack_outputs() -> dict[str, Any]:
     return {key: _sync_await(resolve(value)) for key, value in (getattr(root, "outputs", None) or {}).items()}
 
 
-def is_secret_output(output: pulumi.Output[Any]) -> bool:
-    """Whether an Output built during a finished run is a Pulumi secret (tests inspect this)."""
-    from pulumi.runtime.sync_await import _sync_await
-
-    return bool(_sync_await(output.is_secret()))
-
-
 class _WarningCollector(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.WARNING)

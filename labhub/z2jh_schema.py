@@ -49,10 +49,3 @@ def validate_z2jh_values(values: Mapping[str, Any]) -> list[str]:
     validator = jsonschema.Draft7Validator(_load(schema_path()))
     errors = validator.iter_errors(plain(values, other=lambda _: UNKNOWN_PLACEHOLDER))
     return sorted(f"{_json_path(e.absolute_path)}: {e.message}" for e in errors)
-
-
-def assert_valid_z2jh_values(values: Mapping[str, Any]) -> None:
-    """Raise ValueError listing every schema error of `values`."""
-    errors = validate_z2jh_values(values)
-    if errors:
-        raise ValueError("z2jh values do not match the chart schema:\n  " + "\n  ".join(errors))

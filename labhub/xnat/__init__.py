@@ -5,7 +5,6 @@ from pathlib import Path
 HUB_MODULE = Path(__file__).with_name("xnat_jupyterhub.py")
 """The file z2jh's hub.extraFiles mounts next to jupyterhub_config.py (importable as `xnat_jupyterhub`)."""
 
-MODULE_NAME = "xnat_jupyterhub"
 MOUNT_PATH = "/usr/local/etc/jupyterhub/xnat_jupyterhub.py"
 """Beside z2jh's /usr/local/etc/jupyterhub/jupyterhub_config.py, which puts its own folder first on sys.path."""
 

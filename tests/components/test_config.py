@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from secret_outputs import is_secret_output
 
 from components.config import (
     ConfigError,
@@ -19,7 +20,7 @@ from components.config import (
     parse_stack_config,
     required_secret_keys,
 )
-from labhub.engine import PROJECT_DIR, is_secret_output, run_program, run_stack, run_under_mocks
+from labhub.engine import PROJECT_DIR, run_program, run_stack, run_under_mocks
 
 
 def _raw(**sections: object) -> dict[str, str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from pulumi.runtime import rpc
+from secret_outputs import is_secret_output
 
 from components.config import ConfigError, StackConfig, parse_stack_config
 from components.models.notebook_templates import NotebookTemplatesConfig
@@ -27,7 +28,7 @@ from components.notebook_templates import (
     source_digest,
 )
 from components.stack_secrets import StackSecrets, StackSecretsArgs
-from labhub.engine import PROJECT_DIR, StackRun, is_secret_output
+from labhub.engine import PROJECT_DIR, StackRun
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"

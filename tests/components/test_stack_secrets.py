@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from pulumi.runtime import rpc
+from secret_outputs import is_secret_output
 
 from components.config import StackConfig
 from components.stack_secrets import PASSWORD_LENGTH, ComponentOffError, StackSecrets, StackSecretsArgs
-from labhub.engine import is_secret_output
 
 PASSWORD = "random:index/randomPassword:RandomPassword"
 BYTES = "random:index/randomBytes:RandomBytes"

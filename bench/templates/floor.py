@@ -78,6 +78,7 @@ def measure_floor(flows_per_thread: int = 1500, threads: int = 4, folder: Path |
                     conn.getresponse().read()
 
             client(200)  # warm-up
+            os.sync()  # as run.py does before each measured phase: no dirty pages left from the last one
             before, start = _cpu_seconds(server.pid), time.perf_counter()
             pool = [threading.Thread(target=client, args=(flows_per_thread,)) for _ in range(threads)]
             for t in pool:

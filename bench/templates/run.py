@@ -18,6 +18,11 @@ past thousands of them is kernel time charged to the server. A run started
 soon after mass deletions (the previous run's cleanup, a test suite)
 measures that, not labhub; this script says so when its own previous
 cleanup was less than QUIET_SECONDS ago (`fs_quiet` in the results).
+So does writeback: a phase writes about 1.2 GB of notebooks, and while the
+kernel flushes one phase's dirty pages the next phase's writes are slowed
+(system time charged to the server). Every measured phase, the floor's
+included, therefore starts after `sync`, and every phase's files are kept
+until the whole run ends.
 
 Modes (`--modes`, default all three, in one run so they share the machine's state):
   floor  bench/templates/floor.py: bare tornado + the same file write (what any server pays here);
@@ -210,6 +215,7 @@ def measure_server(mode: str, args: argparse.Namespace, work: Path) -> dict:
             run_phase(port, args.threads, args.warmup, 30, offset=10_000_000, prefix=prefix, cookies=cookies)
             checks_before = setup.user_checks() if mode == "hub" else 0
             pids = server_pids(server.pid)
+            os.sync()  # each measured phase starts with no dirty pages from the last one (see the docstring)
             cpu_before = cpu_seconds(pids)
             latencies, wall = run_phase(port, args.threads, args.flows, args.max_seconds, offset=0, prefix=prefix, cookies=cookies)
             cpu_after = cpu_seconds(pids)

@@ -18,11 +18,11 @@ past thousands of them is kernel time charged to the server. A run started
 soon after mass deletions (the previous run's cleanup, a test suite)
 measures that, not labhub; this script says so when its own previous
 cleanup was less than QUIET_SECONDS ago (`fs_quiet` in the results).
-So does writeback: a phase writes about 1.2 GB of notebooks, and while the
-kernel flushes one phase's dirty pages the next phase's writes are slowed
-(system time charged to the server). Every measured phase, the floor's
-included, therefore starts after `sync`, and every phase's files are kept
-until the whole run ends.
+So does the page cache: a phase writes about 1.2 GB of notebooks, and the
+next phase's writes cost several times the system time while those pages
+are cached. Every measured phase, the floor's included, therefore starts
+after `floor.settle_page_cache()` (sync, and the page cache dropped where
+this process may), and every phase's files are kept until the run ends.
 
 Modes (`--modes`, default all three, in one run so they share the machine's state):
   floor  bench/templates/floor.py: bare tornado + the same file write (what any server pays here);
@@ -63,6 +63,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # floor.py, hub_mode.py
+from floor import measure_floor, settle_page_cache  # noqa: E402
+
 TEMPLATE = "instrument/Data_{measurement_name}.ipynb"
 _FIELD = re.compile(rb'name="(_xsrf|token)" value="([^"]*)"')
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -215,7 +217,7 @@ def measure_server(mode: str, args: argparse.Namespace, work: Path) -> dict:
             run_phase(port, args.threads, args.warmup, 30, offset=10_000_000, prefix=prefix, cookies=cookies)
             checks_before = setup.user_checks() if mode == "hub" else 0
             pids = server_pids(server.pid)
-            os.sync()  # each measured phase starts with no dirty pages from the last one (see the docstring)
+            dropped = settle_page_cache()
             cpu_before = cpu_seconds(pids)
             latencies, wall = run_phase(port, args.threads, args.flows, args.max_seconds, offset=0, prefix=prefix, cookies=cookies)
             cpu_after = cpu_seconds(pids)
@@ -244,6 +246,7 @@ def measure_server(mode: str, args: argparse.Namespace, work: Path) -> dict:
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[int(flows * 0.99) - 1] * 1000, 2),
         "notebooks_written": written,
+        "page_cache_dropped": dropped,
     }
     if hub_checks is not None:
         result["hub_token_checks"] = hub_checks
@@ -306,8 +309,6 @@ def main() -> int:
 def run_rounds(modes: list[str], args: argparse.Namespace, work: Path) -> list[dict]:
     """Each round's results. The floor runs before each round and once more after the last, and a
     round's floor is the mean of the one before and the one after it: the machine's load drifts."""
-    from floor import measure_floor
-
     def floor(number: int) -> dict:
         return measure_floor(max(1, args.flows // args.threads), args.threads, folder=work / f"floor-{number}")
 

@@ -72,15 +72,6 @@ class StackRun:
     # renderer can redact them wherever they travelled, even inside a larger secret value.
     secret_values: frozenset[str] = frozenset()
 
-    def by_type(self, type_: str) -> list[RecordedResource]:
-        return [r for r in self.resources if r.type == type_]
-
-    def one(self, type_: str, name: str) -> RecordedResource:
-        found = [r for r in self.resources if r.type == type_ and r.name == name]
-        if len(found) != 1:
-            raise LookupError(f"expected one {type_} named {name!r}, found {len(found)}")
-        return found[0]
-
 
 # --- stack files ----------------------------------------------------------------------------
 

@@ -13,7 +13,20 @@ from typing import Any
 
 from pulumi.runtime import rpc
 
-from labhub.engine import PROJECT_DIR, StackRun, run_stack
+from labhub.engine import PROJECT_DIR, RecordedResource, StackRun, run_stack
+
+
+def of_type(run: StackRun, type_: str) -> list[RecordedResource]:
+    """Every resource of `type_` the run registered."""
+    return [r for r in run.resources if r.type == type_]
+
+
+def the_one(run: StackRun, type_: str, name: str) -> RecordedResource:
+    """The one resource of `type_` named `name` (LookupError if there is not exactly one)."""
+    found = [r for r in run.resources if r.type == type_ and r.name == name]
+    if len(found) != 1:
+        raise LookupError(f"expected one {type_} named {name!r}, found {len(found)}")
+    return found[0]
 
 
 @functools.cache
@@ -24,14 +37,14 @@ def stack_run(stack: str) -> StackRun:
 
 def resource_inputs(stack: str, type_: str, name: str) -> dict[str, Any]:
     """One resource's inputs as the engine receives them (e.g. a StatefulSet's spec)."""
-    return stack_run(stack).one(type_, name).inputs
+    return the_one(stack_run(stack), type_, name).inputs
 
 
 @functools.cache
 def chart_values(stack: str, release: str) -> dict[str, Any]:
     """The values of the chart `release` as the engine receives them (generated secrets unwrapped)."""
     run = stack_run(stack)
-    (chart,) = [r for r in run.by_type("kubernetes:helm.sh/v4:Chart") if r.inputs.get("name") == release]
+    (chart,) = [r for r in of_type(run, "kubernetes:helm.sh/v4:Chart") if r.inputs.get("name") == release]
     values = chart.inputs["values"]
     return integers(rpc.unwrap_rpc_secret(values) if rpc.is_rpc_secret(values) else values)
 
@@ -53,10 +66,10 @@ def singleuser(stack: str, release: str = "spyglass") -> dict[str, Any]:
 def manifest(stack: str, type_: str, namespace: str) -> dict[str, Any]:
     """The one Kubernetes object of `type_` in `namespace`, its inputs as the engine receives them for `stack` (secrets still wrapped)."""
     run = run_stack(stack, PROJECT_DIR)
-    (resource,) = [r for r in run.by_type(type_) if r.inputs["metadata"].get("namespace") == namespace]
+    (resource,) = [r for r in of_type(run, type_) if r.inputs["metadata"].get("namespace") == namespace]
     return resource.inputs
 
 
 def namespaced_objects(run: StackRun, type_: str, namespace: str) -> dict[str, dict[str, Any]]:
     """The inputs of every `type_` object in `namespace`, by name, with the integers the program wrote."""
-    return {r.inputs["metadata"]["name"]: integers(r.inputs) for r in run.by_type(type_) if r.inputs["metadata"].get("namespace") == namespace}
+    return {r.inputs["metadata"]["name"]: integers(r.inputs) for r in of_type(run, type_) if r.inputs["metadata"].get("namespace") == namespace}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from pulumi.runtime import rpc
+from rendered import of_type
 
 from labhub.engine import StackRun
 
@@ -52,7 +53,7 @@ def test_every_generated_credential_is_a_secret_wherever_it_is_used(each_stack: 
 
 
 def test_every_kubernetes_secret_has_secret_data(each_stack: StackRun) -> None:
-    secrets = each_stack.by_type("kubernetes:core/v1:Secret")
+    secrets = of_type(each_stack, "kubernetes:core/v1:Secret")
     assert secrets
     for secret in secrets:
         payload = [secret.inputs[k] for k in ("stringData", "data") if k in secret.inputs]
@@ -60,7 +61,7 @@ def test_every_kubernetes_secret_has_secret_data(each_stack: StackRun) -> None:
 
 
 def test_chart_values_holding_credentials_are_secret(each_stack: StackRun) -> None:
-    charts = each_stack.by_type(CHART)
+    charts = of_type(each_stack, CHART)
     assert charts
     for chart in charts:
         assert rpc.is_rpc_secret(chart.inputs["values"]), f"{chart.urn}: values hold hub tokens and must be secret"

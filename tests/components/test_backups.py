@@ -20,7 +20,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from rendered import integers
+from rendered import integers, of_type, the_one
 
 from components import images
 from components.backups import DOCKERFILE, Backups, BackupsArgs
@@ -49,7 +49,7 @@ def config(section: dict[str, Any] = SECTION) -> BackupsConfig:
 
 
 def cron_jobs(result: StackRun) -> dict[str, dict[str, Any]]:
-    return {r.inputs["metadata"]["name"]: integers({"apiVersion": "batch/v1", "kind": "CronJob", **r.inputs}) for r in result.by_type(CRON_JOB)}
+    return {r.inputs["metadata"]["name"]: integers({"apiVersion": "batch/v1", "kind": "CronJob", **r.inputs}) for r in of_type(result, CRON_JOB)}
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_verify_restores_into_a_scratch_server_sidecar_not_the_live_database(ren
 
 def test_the_image_is_built_from_docker_backup_by_the_shared_image_code(rendered) -> None:  # type: ignore[no-untyped-def]
     result, jobs = rendered
-    image = result.one(IMAGE, "backups-image")
+    image = the_one(result, IMAGE, "backups-image")
     assert image.inputs["build"]["dockerfile"] == str(PROJECT_DIR / DOCKERFILE)
     assert image.inputs["imageName"] == f"registry.example/lab/labhub-backup:{images.source_digest(PROJECT_DIR, DOCKERFILE)}"
     assert "args" not in image.inputs["build"]
@@ -139,7 +139,7 @@ def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
 def test_the_prod_lab_mysql_is_backed_up_by_default_in_its_namespace_and_only_the_dump_pod_is_admitted(stack_runs) -> None:  # type: ignore[no-untyped-def]
     """prod lists no databases: the lab MySQL's jobs run in lab-db, where its Secret and NetworkPolicy are."""
     run = stack_runs["prod"]
-    by_place = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs for r in run.by_type(CRON_JOB)}
+    by_place = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs for r in of_type(run, CRON_JOB)}
     assert sorted(by_place) == [
         ("lab-db", "labhub-backups-lab-db"), ("lab-db", "labhub-backups-lab-db-verify"), ("lab-db", "labhub-backups-prune"),
         ("spyglass", "labhub-backups-cleanup"), ("xnat", "labhub-backups-prune"), ("xnat", "labhub-backups-xnat-jupyterhub-postgres"),
@@ -160,9 +160,9 @@ def test_the_prod_lab_mysql_is_backed_up_by_default_in_its_namespace_and_only_th
         "--host",
         "lab-db.lab-db.svc.cluster.local",
     ]
-    claims = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) for r in run.by_type("kubernetes:core/v1:PersistentVolumeClaim")}
+    claims = {(r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]) for r in of_type(run, "kubernetes:core/v1:PersistentVolumeClaim")}
     assert ("lab-db", "labhub-backups-data") in claims
-    (policy,) = [r.inputs for r in run.by_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.inputs["metadata"]["name"] == "lab-db"]
+    (policy,) = [r.inputs for r in of_type(run, "kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.inputs["metadata"]["name"] == "lab-db"]
     same_namespace = [peer["podSelector"]["matchLabels"] for peer in policy["spec"]["ingress"][0]["from"] if "namespaceSelector" not in peer]
     admitted = {name for name, pod in pods.items() if any(_selects(selector, pod["metadata"]["labels"]) for selector in same_namespace)}
     assert admitted == {"labhub-backups-lab-db"}, "the dump pod reaches mysqld; verify (scratch server) and prune do not"

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from pulumi.runtime import rpc
+from rendered import of_type
 
 from components.config import ConfigError, parse_stack_config
 from labhub.engine import StackRun
@@ -27,7 +28,7 @@ CLEANUP_SECRET = "labhub-backups-cleanup-datajoint"  # pragma: allowlist secret 
 
 
 def _one(run: StackRun, type_: str, name: str, namespace: str) -> dict[str, Any]:
-    (found,) = [r.inputs for r in run.by_type(type_) if r.inputs["metadata"]["name"] == name and r.inputs["metadata"]["namespace"] == namespace]
+    (found,) = [r.inputs for r in of_type(run, type_) if r.inputs["metadata"]["name"] == name and r.inputs["metadata"]["namespace"] == namespace]
     return found
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 from pulumi.runtime import rpc
-from rendered import namespaced_objects
+from rendered import namespaced_objects, of_type
 
 from components.config import parse_stack_config
 from labhub.engine import PROJECT_DIR, StackRun, read_stack_files, run_program
@@ -70,7 +70,7 @@ def test_the_role_job_is_valid_and_reads_both_passwords_from_read_only_0400_file
 
 def test_the_role_password_is_generated_into_a_secret_as_a_pulumi_secret(stack_runs: dict[str, StackRun]) -> None:
     run = stack_runs["prod"]
-    (secret,) = [r.inputs for r in run.by_type(SECRET) if r.inputs["metadata"]["name"] == f"{DB}-backup"]
+    (secret,) = [r.inputs for r in of_type(run, SECRET) if r.inputs["metadata"]["name"] == f"{DB}-backup"]
     assert secret["metadata"]["namespace"] == "xnat" and rpc.is_rpc_secret(secret["stringData"])
     data = rpc.unwrap_rpc_secret(secret["stringData"])
     assert sorted(data) == ["password", "pg_service.conf"] and len(data["password"]) >= 24
@@ -84,7 +84,7 @@ def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
 
 def test_the_postgres_network_policy_admits_the_dump_and_role_pods_not_verify_or_prune(stack_runs: dict[str, StackRun]) -> None:
     run = stack_runs["prod"]
-    (policy,) = [r.inputs for name, r in ((r.inputs["metadata"]["name"], r) for r in run.by_type(POLICY)) if name == DB]
+    (policy,) = [r.inputs for name, r in ((r.inputs["metadata"]["name"], r) for r in of_type(run, POLICY)) if name == DB]
     peers = policy["spec"]["ingress"][0]["from"]
     assert all(set(peer) == {"podSelector"} for peer in peers), "same-namespace peers only"
     pods = {name: _pod(obj)["metadata"]["labels"] for name, obj in {**_in_xnat(run, CRON_JOB), **_in_xnat(run, JOB)}.items()}

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from pulumi.runtime import rpc
+from rendered import of_type, the_one
 
 from components.config import ConfigError, StackConfig, parse_stack_config
 from components.lab_database import LabDatabase, LabDatabaseArgs
@@ -33,11 +34,11 @@ CHART = "kubernetes:helm.sh/v4:Chart"
 
 
 def _by_k8s_name(run: StackRun, type_: str) -> dict[str, Any]:
-    return {r.inputs["metadata"]["name"]: r for r in run.by_type(type_)}
+    return {r.inputs["metadata"]["name"]: r for r in of_type(run, type_)}
 
 
 def _pod(run: StackRun, type_: str) -> dict[str, Any]:
-    (resource,) = [r for r in run.by_type(type_) if r.inputs["metadata"]["namespace"] == "lab-db"]
+    (resource,) = [r for r in of_type(run, type_) if r.inputs["metadata"]["namespace"] == "lab-db"]
     return resource.inputs["spec"]["template"]["spec"]
 
 
@@ -107,9 +108,9 @@ def _run(run_component, users: list[dict[str, str]], rotation: dict[str, str] | 
         LabDatabase("lab-db", LabDatabaseArgs(config=config, namespace="lab-db", secrets=secrets, project_dir=PROJECT_DIR))
 
     result, _ = run_component(build)
-    (job,) = result.by_type(JOB)
+    (job,) = of_type(result, JOB)
     assert job.inputs["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/lab/labhub-db:1.0.0"
-    (statefulset,) = result.by_type(STATEFULSET)
+    (statefulset,) = of_type(result, STATEFULSET)
     return job.inputs["metadata"]["name"], statefulset.inputs["spec"]["template"]["metadata"]["annotations"]["labhub.io/root-password-rotation"]
 
 
@@ -165,7 +166,7 @@ def test_only_the_hubs_user_pods_and_labelled_clients_reach_mysqld(stack_runs: d
             }
         ],
     }
-    (job,) = [r for r in stack_runs["prod"].by_type(JOB) if r.inputs["metadata"]["namespace"] == "lab-db"]
+    (job,) = [r for r in of_type(stack_runs["prod"], JOB) if r.inputs["metadata"]["namespace"] == "lab-db"]
     job_labels = job.inputs["spec"]["template"]["metadata"]["labels"]
     assert job_labels["labhub.io/lab-db-client"] == "true"
 
@@ -185,7 +186,7 @@ def test_labelled_clients_of_the_configured_namespaces_are_admitted_and_no_one_e
 
 
 def _egress(run: StackRun) -> list[dict[str, Any]]:
-    chart = run.one(CHART, "spyglass-chart")
+    chart = the_one(run, CHART, "spyglass-chart")
     values = rpc.unwrap_rpc_secret(chart.inputs["values"])
     return values["singleuser"]["networkPolicy"]["egress"]
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from pulumi.runtime import rpc
+from rendered import of_type, the_one
 from secret_outputs import is_secret_output
 
 from components.config import ConfigError, StackConfig, parse_stack_config
@@ -77,28 +78,28 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_the_image_is_built_from_this_repository_and_tagged_by_its_sources(run_component) -> None:
     result, templates = _run(run_component, PROJECT_DIR, _config(templatesDir="notebook-templates"))
-    image = result.one(IMAGE, "templates-image")
+    image = the_one(result, IMAGE, "templates-image")
     assert image.inputs["build"]["dockerfile"] == str(PROJECT_DIR / "docker" / "templates" / "Dockerfile")
     assert image.inputs["build"]["context"] == str(PROJECT_DIR)
     assert image.inputs["imageName"] == f"registry.example/lab/labhub-templates:{source_digest(PROJECT_DIR)}"
     assert "args" not in image.inputs["build"], "no build args: nothing secret may go there"
-    container = result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    container = the_one(result, DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
     assert re.fullmatch(r"registry\.example/lab/labhub-templates@sha256:[0-9a-f]{64}", container["image"]), "deploy by digest"
 
 
 def test_a_prebuilt_image_from_config_is_used_as_is(run_component, project: Path) -> None:
     result, _ = _run(run_component, project, _config(image="ghcr.io/lab/templates:1.2.0", registry=None))
-    assert result.by_type(IMAGE) == []
-    container = result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    assert of_type(result, IMAGE) == []
+    container = the_one(result, DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "ghcr.io/lab/templates:1.2.0"
 
 
 def test_templates_are_mounted_at_their_relative_paths(run_component, project: Path) -> None:
     result, _ = _run(run_component, project, _config())
-    config_map = result.one(CONFIG_MAP, "templates-files")
+    config_map = the_one(result, CONFIG_MAP, "templates-files")
     keys = set(config_map.inputs["data"])
     assert all(re.fullmatch(r"[-._a-zA-Z0-9]+", k) for k in keys), keys
-    volume = result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]["volumes"][0]
+    volume = the_one(result, DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]["volumes"][0]
     assert sorted(i["path"] for i in volume["configMap"]["items"]) == ["Sample_{name}.ipynb", "instrument/analysis.ipynb"]
     assert {i["key"] for i in volume["configMap"]["items"]} == keys
 
@@ -106,7 +107,7 @@ def test_templates_are_mounted_at_their_relative_paths(run_component, project: P
 def test_changing_a_template_rolls_the_server(run_component, project: Path) -> None:
     def annotation() -> str:
         result, _ = _run(run_component, project, _config())
-        return result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["metadata"]["annotations"]["labhub.io/templates-sha256"]
+        return the_one(result, DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["metadata"]["annotations"]["labhub.io/templates-sha256"]
 
     before = annotation()
     assert annotation() == before, "the same templates must not roll the server"
@@ -116,7 +117,7 @@ def test_changing_a_template_rolls_the_server(run_component, project: Path) -> N
 
 def test_the_container_gets_credentials_only_by_secret_reference(run_component, project: Path) -> None:
     result, _ = _run(run_component, project, _config())
-    pod = result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]
+    pod = the_one(result, DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]
     container = pod["containers"][0]
     by_name = {e["name"]: e for e in container["env"]}
     for name in ("JUPYTERHUB_API_TOKEN", "LABHUB_TEMPLATES_SECRET_KEY"):
@@ -143,7 +144,7 @@ def test_the_hub_learns_the_service_with_a_secret_token_and_narrow_scopes(run_co
 def test_the_registered_oauth_redirect_uri_is_the_exact_string_the_server_sends(run_component, project: Path) -> None:
     """The hub compares the two as plain strings (jupyterhub/oauth/provider.py); HubOAuth sends JUPYTERHUB_OAUTH_CALLBACK_URL."""
     result, templates = _run(run_component, project, _config())
-    container = result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    container = the_one(result, DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
     sent = {e["name"]: e.get("value") for e in container["env"]}["JUPYTERHUB_OAUTH_CALLBACK_URL"]
     assert templates.hub_service["templates"]["oauth_redirect_uri"] == sent
     # Relative, as the hub's own default for a service without subdomains (host + prefix + "oauth_callback").
@@ -241,7 +242,7 @@ def test_a_missing_templates_folder_stops_the_program_with_one_config_line(run_c
 
 def test_filesystem_mode_mounts_the_homes_and_writes_as_their_owner(run_component, project: Path) -> None:
     result, _ = _run(run_component, project, _config(storage="filesystem:/home/{username}", homesClaim="lab-homes", filesUid=1000))
-    pod = result.one(DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]
+    pod = the_one(result, DEPLOYMENT, "templates-deployment").inputs["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert {"name": "homes", "mountPath": "/home"} in container["volumeMounts"]
     assert {"name": "homes", "persistentVolumeClaim": {"claimName": "lab-homes"}} in pod["volumes"]

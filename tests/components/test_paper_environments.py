@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from pulumi.runtime import rpc
+from rendered import of_type, the_one
 
 from components.config import ConfigError, parse_stack_config
 from components.models.paper_environments import PaperEnvironmentsConfig
@@ -30,7 +31,7 @@ EXAMPLE = PROJECT_DIR / "papers" / "example" / "context"
 
 
 def test_each_paper_gets_a_notebook_and_a_database_image_built_from_its_context(stack_runs: dict[str, StackRun]) -> None:
-    images = {r.name: r.inputs for r in stack_runs["prod"].by_type(IMAGE) if r.name.startswith("papers-")}
+    images = {r.name: r.inputs for r in of_type(stack_runs["prod"], IMAGE) if r.name.startswith("papers-")}
     assert sorted(images) == ["papers-example-paper-database", "papers-example-paper-notebook"]
     tag = context_tag(EXAMPLE)
     for kind in ("notebook", "database"):
@@ -42,7 +43,7 @@ def test_each_paper_gets_a_notebook_and_a_database_image_built_from_its_context(
 
 
 def _profiles(run: StackRun) -> list[dict[str, Any]]:
-    chart = run.one(CHART, "spyglass-chart")
+    chart = the_one(run, CHART, "spyglass-chart")
     return rpc.unwrap_rpc_secret(chart.inputs["values"])["singleuser"].get("profileList", [])
 
 
@@ -58,7 +59,7 @@ def test_the_hub_offers_the_paper_beside_the_labs_own_default_environment(stack_
 
 
 def test_the_papers_database_runs_as_the_hubs_sidecar_in_a_data_folder_of_its_own(stack_runs: dict[str, StackRun]) -> None:
-    chart = stack_runs["prod"].one(CHART, "spyglass-chart")
+    chart = the_one(stack_runs["prod"], CHART, "spyglass-chart")
     singleuser = rpc.unwrap_rpc_secret(chart.inputs["values"])["singleuser"]
     (own,) = singleuser["extraContainers"]
     (paper,) = _profiles(stack_runs["prod"])[1]["kubespawner_override"]["extra_containers"]

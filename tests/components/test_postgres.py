@@ -14,6 +14,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from rendered import the_one
 
 from components.models.xnat_hub import PostgresConfig
 from components.postgres import Postgres, PostgresArgs, postgres_manifests
@@ -87,8 +88,8 @@ def test_the_component_registers_the_three_objects_under_itself(run_component) -
         Postgres("db", PostgresArgs(config=PostgresConfig(), name="jh-postgres", namespace="xnat", secret_name="jh-postgres", client_selector=SELECTOR))
 
     result, _ = run_component(build)
-    component = result.one("labhub:components:Postgres", "db")
-    objects = [result.one(t, f"db-{kind}") for t, kind in (
+    component = the_one(result, "labhub:components:Postgres", "db")
+    objects = [the_one(result, t, f"db-{kind}") for t, kind in (
         ("kubernetes:apps/v1:StatefulSet", "statefulset"), ("kubernetes:core/v1:Service", "service"),
         ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "networkpolicy"))]  # fmt: skip
     assert all(o.parent_urn == component.urn for o in objects)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from pulumi.runtime import rpc
+from rendered import the_one
 
 from components import mysql_sidecar
 from components.config import ConfigError, StackConfig
@@ -43,22 +44,22 @@ def _run(run_component, config: SpyglassHubConfig, **args: Any) -> tuple[StackRu
 
 
 def _values(result: StackRun) -> dict[str, Any]:
-    chart = result.one(CHART, "spyglass-chart")
+    chart = the_one(result, CHART, "spyglass-chart")
     assert rpc.is_rpc_secret(chart.inputs["values"]), f"{chart.urn}: values hold the hub tokens and must be secret"
     return rpc.unwrap_rpc_secret(chart.inputs["values"])
 
 
 def test_the_chart_is_pinned_and_installed_in_the_hub_namespace(run_component) -> None:
     result, built = _run(run_component, _config())
-    chart = result.one(CHART, "spyglass-chart")
+    chart = the_one(result, CHART, "spyglass-chart")
     assert {k: chart.inputs[k] for k in ("chart", "version", "namespace", "name")} == {
         "chart": "jupyterhub", "version": "4.4.0", "namespace": "spyglass", "name": "spyglass",
     }  # fmt: skip
     assert chart.inputs["repositoryOpts"] == {"repo": "https://hub.jupyter.org/helm-chart/"}
-    hub = result.one("labhub:components:SpyglassHub", "spyglass")
+    hub = the_one(result, "labhub:components:SpyglassHub", "spyglass")
     assert chart.parent_urn == hub.urn
-    secret = result.one("kubernetes:core/v1:Secret", "secrets-mysql")
-    config_map = result.one("kubernetes:core/v1:ConfigMap", "spyglass-mysql-config")
+    secret = the_one(result, "kubernetes:core/v1:Secret", "secrets-mysql")
+    config_map = the_one(result, "kubernetes:core/v1:ConfigMap", "spyglass-mysql-config")
     assert {secret.urn, config_map.urn} <= set(chart.dependencies), "pods must not start before what they mount"
 
 
@@ -95,7 +96,7 @@ def test_helm_hooks_are_off_because_helm_v4_chart_runs_none(run_component) -> No
 
 def test_mysqld_config_binds_loopback_and_sizes_the_pool_to_the_limit(run_component) -> None:
     result, _ = _run(run_component, _config(mysql={"memoryLimit": "1Gi"}))
-    config_map = result.one("kubernetes:core/v1:ConfigMap", "spyglass-mysql-config")
+    config_map = the_one(result, "kubernetes:core/v1:ConfigMap", "spyglass-mysql-config")
     text = config_map.inputs["data"][mysql_sidecar.SERVER_CNF_KEY]
     assert "bind-address = 127.0.0.1" in text or "bind_address = 127.0.0.1" in text, text
     assert plan_mysql_memory("1Gi").buffer_pool_bytes == 512 * 2**20

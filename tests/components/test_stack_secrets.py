@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from pulumi.runtime import rpc
+from rendered import of_type, the_one
 from secret_outputs import is_secret_output
 
 from components.config import StackConfig
@@ -41,21 +42,21 @@ def _build(args: StackSecretsArgs):
 
 def test_a_hub_stack_generates_each_credential_once_with_its_own_resource(run_component) -> None:
     result, _ = run_component(_build(_args()))
-    assert sorted(r.name for r in result.by_type(PASSWORD)) == [
+    assert sorted(r.name for r in of_type(result, PASSWORD)) == [
         "secrets-mysqlRootPassword",
         "secrets-templatesApiToken",
         "secrets-templatesSigningKey",
     ]
-    assert sorted(r.name for r in result.by_type(BYTES)) == ["secrets-cookieSecret", "secrets-cryptKeeperKey", "secrets-proxyToken"]
-    for resource in result.by_type(PASSWORD):
+    assert sorted(r.name for r in of_type(result, BYTES)) == ["secrets-cookieSecret", "secrets-cryptKeeperKey", "secrets-proxyToken"]
+    for resource in of_type(result, PASSWORD):
         assert resource.inputs["length"] == PASSWORD_LENGTH >= 24, resource.urn
-    for resource in result.by_type(BYTES):
+    for resource in of_type(result, BYTES):
         assert resource.inputs["length"] == 32, f"{resource.urn}: JupyterHub keys must be 32 bytes"
 
 
 def test_every_child_is_parented_to_the_component(run_component) -> None:
     result, _ = run_component(_build(_args()))
-    component = result.one("labhub:components:StackSecrets", "secrets")
+    component = the_one(result, "labhub:components:StackSecrets", "secrets")
     children = [r for r in result.resources if r is not component]
     assert children and all(r.parent_urn == component.urn for r in children)
 
@@ -81,7 +82,7 @@ def test_generated_values_are_pulumi_secrets(run_component) -> None:
 
 def test_kubernetes_secrets_hold_the_credentials_as_secret_string_data(run_component) -> None:
     result, _ = run_component(_build(_args()))
-    by_name = {r.inputs["metadata"]["name"]: r for r in result.by_type(SECRET)}
+    by_name = {r.inputs["metadata"]["name"]: r for r in of_type(result, SECRET)}
     assert sorted(by_name) == ["notebook-templates", "spyglass-mysql"]
     for resource in by_name.values():
         assert resource.inputs["metadata"]["namespace"] == "spyglass"
@@ -103,7 +104,7 @@ def test_kubernetes_secrets_hold_the_credentials_as_secret_string_data(run_compo
 )
 def test_rotation_is_a_keeper_driven_by_config(run_component, rotation: dict[str, str], expected: str) -> None:
     result, _ = run_component(_build(_args(rotation=rotation)))
-    password = result.one(PASSWORD, "secrets-mysqlRootPassword")
+    password = the_one(result, PASSWORD, "secrets-mysqlRootPassword")
     assert password.inputs["keepers"] == {"rotation": expected}
-    untouched = result.one(BYTES, "secrets-cookieSecret")
+    untouched = the_one(result, BYTES, "secrets-cookieSecret")
     assert untouched.inputs["keepers"] == {"rotation": "initial"}

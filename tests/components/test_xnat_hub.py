@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from pulumi.runtime import rpc
+from rendered import of_type, the_one
 
 from components.config import StackConfig
 from components.models.xnat_hub import XnatHubConfig
@@ -45,21 +46,21 @@ def _run(run_component, hub: dict[str, Any], config: dict[str, str] | None = Non
 
 
 def _values(result: StackRun) -> dict[str, Any]:
-    chart = result.one(CHART, "xnat-chart")
+    chart = the_one(result, CHART, "xnat-chart")
     assert rpc.is_rpc_secret(chart.inputs["values"]), "values hold the hub tokens and must be secret"
     return rpc.unwrap_rpc_secret(chart.inputs["values"])
 
 
 def test_the_chart_is_pinned_and_waits_for_its_secrets_and_database(run_component) -> None:
     result, _ = _run(run_component, HUB)
-    chart = result.one(CHART, "xnat-chart")
+    chart = the_one(result, CHART, "xnat-chart")
     assert {k: chart.inputs[k] for k in ("chart", "version", "namespace", "name")} == {
         "chart": "jupyterhub", "version": "4.4.0", "namespace": "xnat", "name": "jh",
     }  # fmt: skip
-    needed = {result.one(SECRET, "secrets-xnat-postgres").urn, result.one(SECRET, "secrets-xnat-account").urn,
-              result.one("kubernetes:apps/v1:StatefulSet", "xnat-postgres-statefulset").urn}  # fmt: skip
+    needed = {the_one(result, SECRET, "secrets-xnat-postgres").urn, the_one(result, SECRET, "secrets-xnat-account").urn,
+              the_one(result, "kubernetes:apps/v1:StatefulSet", "xnat-postgres-statefulset").urn}  # fmt: skip
     assert needed <= set(chart.dependencies)
-    assert chart.parent_urn == result.one("labhub:components:XnatHub", "xnat").urn
+    assert chart.parent_urn == the_one(result, "labhub:components:XnatHub", "xnat").urn
 
 
 def test_the_values_pass_the_z2jh_schema(run_component) -> None:
@@ -90,9 +91,9 @@ def test_the_database_url_has_no_password_and_passwords_come_from_secrets(run_co
         "JH_XNAT_UID": "54", "JH_XNAT_GID": "55",
     }  # fmt: skip
     for key in ("secrets-xnat-postgres", "secrets-xnat-account"):
-        string_data = result.one(SECRET, key).inputs["stringData"]
+        string_data = the_one(result, SECRET, key).inputs["stringData"]
         assert rpc.is_rpc_secret(string_data) or rpc.is_rpc_secret(string_data["password"]), key
-    statefulset = result.one("kubernetes:apps/v1:StatefulSet", "xnat-postgres-statefulset")
+    statefulset = the_one(result, "kubernetes:apps/v1:StatefulSet", "xnat-postgres-statefulset")
     password_env = next(e for e in statefulset.inputs["spec"]["template"]["spec"]["containers"][0]["env"] if e["name"] == "POSTGRES_PASSWORD")
     assert password_env["valueFrom"]["secretKeyRef"] == {"name": "jh-postgres", "key": "password"}
 
@@ -138,7 +139,7 @@ def test_the_hub_may_reach_xnat_its_postgres_the_api_server_and_dns_only(run_com
 def test_the_postgres_policy_admits_the_pods_z2jh_labels_as_this_hub(run_component) -> None:
     """z2jh labels the hub pod app=jupyterhub, component=hub, release=<release name>."""
     result, _ = _run(run_component, HUB)
-    policy = result.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "xnat-postgres-networkpolicy")
+    policy = the_one(result, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "xnat-postgres-networkpolicy")
     (rule,) = policy.inputs["spec"]["ingress"]
     assert rule["from"] == [{"podSelector": {"matchLabels": {"app": "jupyterhub", "component": "hub", "release": "jh"}}}]
 
@@ -149,8 +150,8 @@ def test_an_external_postgres_is_reached_at_its_address_with_the_operators_passw
     values = _values(result)
     assert values["hub"]["db"]["url"] == "postgresql+psycopg2://jupyterhub@db.example.org:6432/jupyterhub"
     assert values["hub"]["networkPolicy"]["egress"][1] == {"to": [{"ipBlock": {"cidr": "10.9.0.0/24"}}], "ports": [{"protocol": "TCP", "port": 6432}]}
-    assert result.by_type("kubernetes:apps/v1:StatefulSet") == []
-    assert [r.name for r in result.by_type("random:index/randomPassword:RandomPassword") if "Postgres" in r.name] == []
+    assert of_type(result, "kubernetes:apps/v1:StatefulSet") == []
+    assert [r.name for r in of_type(result, "random:index/randomPassword:RandomPassword") if "Postgres" in r.name] == []
 
 
 def test_secrets_of_an_xnat_hub_are_refused_when_it_is_off(run_component) -> None:
@@ -172,7 +173,7 @@ def test_the_stack_outputs_give_the_xnat_admin_the_plugin_settings(stack_runs: d
     assert outputs["xnatJupyterHubXnatAccount"] == "jupyterhub"
     for key in ("xnatJupyterHubServiceToken", "xnatJupyterHubXnatPassword"):
         assert rpc.is_rpc_secret(outputs[key]), key
-    values = next(r for r in stack_runs[stack].by_type(CHART) if r.name == "xnat-chart").inputs["values"]
+    values = next(r for r in of_type(stack_runs[stack], CHART) if r.name == "xnat-chart").inputs["values"]
     assert rpc.unwrap_rpc_secret(outputs["xnatJupyterHubServiceToken"]) == rpc.unwrap_rpc_secret(values)["hub"]["services"]["xnat"]["api_token"]
 
 

@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 from backup_testlib import pointed_at, run_cron_job, without_offsite
-from rendered import integers
+from rendered import integers, of_type, the_one
 
 from components.backups import Backups, BackupsArgs
 from components.config import parse_stack_config
@@ -95,8 +95,8 @@ def rendered(servers: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
     config = parse_stack_config({"labhub:backups": json.dumps(section)}).backups
     result = run_under_mocks(lambda: Backups("backups", BackupsArgs(config=config, project_dir=PROJECT_DIR)))
-    jobs = {r.inputs["metadata"]["name"]: integers(r.inputs) for r in result.by_type("kubernetes:batch/v1:CronJob")}
-    config_map = result.one("kubernetes:core/v1:ConfigMap", "backups-scratch-clients").inputs
+    jobs = {r.inputs["metadata"]["name"]: integers(r.inputs) for r in of_type(result, "kubernetes:batch/v1:CronJob")}
+    config_map = the_one(result, "kubernetes:core/v1:ConfigMap", "backups-scratch-clients").inputs
     return {"jobs": jobs, "scratch": config_map["data"], "scratch_name": config_map["metadata"]["name"], "pvc": config.pvc_name}
 
 
@@ -146,9 +146,9 @@ def test_the_prod_default_lab_mysql_dump_works_with_the_generated_secret_as_the_
     from pulumi.runtime import rpc
 
     run = stack_runs["prod"]
-    (job,) = [integers(r.inputs) for r in run.by_type("kubernetes:batch/v1:CronJob") if r.inputs["metadata"]["name"] == "labhub-backups-lab-db"]
-    (secret,) = [r.inputs for r in run.by_type("kubernetes:core/v1:Secret") if r.inputs["metadata"]["name"] == "lab-db-backup"]
-    (roles,) = [r.inputs for r in run.by_type("kubernetes:core/v1:ConfigMap") if r.inputs["metadata"]["name"] == "lab-db-roles"]
+    (job,) = [integers(r.inputs) for r in of_type(run, "kubernetes:batch/v1:CronJob") if r.inputs["metadata"]["name"] == "labhub-backups-lab-db"]
+    (secret,) = [r.inputs for r in of_type(run, "kubernetes:core/v1:Secret") if r.inputs["metadata"]["name"] == "lab-db-backup"]
+    (roles,) = [r.inputs for r in of_type(run, "kubernetes:core/v1:ConfigMap") if r.inputs["metadata"]["name"] == "lab-db-roles"]
     secret_data = rpc.unwrap_rpc_secret(secret["stringData"])
     (grant,) = [line for line in roles["data"]["roles.sql"].splitlines() if line.startswith("GRANT") and "'labhub_backup'@'%'" in line]
 

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from rendered import of_type
 
 from components.config import parse_stack_config
 from labhub.engine import PROJECT_DIR, _computed_outputs, read_stack_files, run_stack
@@ -77,7 +78,7 @@ def test_the_mock_image_digest_keeps_the_repository_whole(image: str, repository
 
 
 def test_the_dev_stack_renders_its_registry_with_the_port(stack_runs) -> None:
-    (deployment,) = stack_runs["dev"].by_type("kubernetes:apps/v1:Deployment")
+    (deployment,) = of_type(stack_runs["dev"], "kubernetes:apps/v1:Deployment")
     image = deployment.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.startswith("localhost:5001/labhub-templates@sha256:"), image
     assert json.dumps(image)

@@ -121,10 +121,11 @@ class Cleanup(Section):
         default_factory=lambda: [
             "python",
             "-c",
-            "from spyglass.common import AnalysisNwbfile, Nwbfile; Nwbfile().cleanup(delete_files=True); AnalysisNwbfile().cleanup()",
+            "from spyglass.common import AnalysisNwbfile, Nwbfile; Nwbfile().cleanup(); AnalysisNwbfile().cleanup()",
         ],  # fmt: skip
         min_length=1,
-        description="Command to run; the default is the core of Spyglass's cleanup.py (adjust to your Spyglass version).",
+        description="Command to run; the default is the first two table cleanups of Spyglass's maintenance_scripts/cleanup.py, "
+        "as it calls them: raw NWB files are never deleted, only their unused entries (adjust to your Spyglass version).",
     )
     database_host: str = Field(
         "", description="DataJoint database host:port (DJ_HOST); when neither this nor credentialsFrom is set and labDatabase is on: the lab MySQL."

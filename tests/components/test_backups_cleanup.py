@@ -116,3 +116,38 @@ def test_a_cleanup_without_a_database_it_can_reach_is_one_config_error(cleanup: 
     with pytest.raises(ConfigError) as caught:
         _parse(cleanup, lab_database)
     assert str(caught.value).splitlines() == [line]
+
+
+def test_the_default_cleanup_command_never_deletes_raw_nwb_files(stack_runs: dict[str, StackRun], tmp_path) -> None:
+    """Prod's rendered command, run as written against a recording stand-in for `spyglass.common`.
+
+    Spyglass's own maintenance_scripts/cleanup.py calls `Nwbfile().cleanup()`
+    with its default `delete_files=False`: unused raw-file entries go, the raw
+    NWB files (the lab's irreplaceable data) stay. The default must do the same.
+    """
+    import subprocess
+    import sys
+
+    job = _one(stack_runs["prod"], CRON_JOB, "labhub-backups-cleanup", "spyglass")
+    (container,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    command = container.get("command", []) + container.get("args", [])
+    assert command[0] == "python"
+    stand_in = tmp_path / "spyglass"
+    stand_in.mkdir()
+    (stand_in / "__init__.py").write_text("")
+    (stand_in / "common.py").write_text(
+        "import json, os\n"
+        "def _record(table, kwargs):\n"
+        "    with open(os.environ['CALLS'], 'a') as out:\n"
+        "        out.write(json.dumps([table, kwargs]) + '\\n')\n"
+        "class Nwbfile:\n"
+        "    def cleanup(self, delete_files=False):\n"
+        "        _record('Nwbfile', {'delete_files': delete_files})\n"
+        "class AnalysisNwbfile:\n"
+        "    def cleanup(self, **kwargs):\n"
+        "        _record('AnalysisNwbfile', kwargs)\n"
+    )
+    calls = tmp_path / "calls.jsonl"
+    subprocess.run([sys.executable, *command[1:]], env={"PYTHONPATH": str(tmp_path), "CALLS": str(calls)}, check=True, timeout=60)
+    recorded = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert recorded == [["Nwbfile", {"delete_files": False}], ["AnalysisNwbfile", {}]]

@@ -3,13 +3,12 @@
 from pathlib import Path
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components import config as stack_config
 from components.backups import Backups, BackupsArgs
 from components.backups_jobs import PostgresRole
+from components.data_safety import protected_namespace
 from components.lab_database import LabDatabase, LabDatabaseArgs
-from components.labels import standard_labels
 from components.models.backups import cleanup_uses_lab_database, xnat_postgres_entry
 from components.models.xnat_hub import POSTGRES_BACKUP_PASSWORD_KEY, POSTGRES_BACKUP_ROLE, POSTGRES_PASSWORD_KEY
 from components.notebook_templates import NotebookTemplates, NotebookTemplatesArgs
@@ -24,19 +23,13 @@ hub = cfg.spyglass_hub
 spyglass_namespace = None
 if hub.enabled:
     # The hub, its users' pods, their MySQL Secret and the templating service live here.
-    spyglass_namespace = k8s.core.v1.Namespace(
-        "spyglass-namespace",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=hub.namespace, labels=standard_labels(hub.namespace, "namespace")),
-    )
+    spyglass_namespace = protected_namespace("spyglass-namespace", hub.namespace)
 
 xnat_cfg = cfg.xnat_hub
 xnat_namespace = None
 if xnat_cfg.enabled and xnat_cfg.create_namespace:
     # The XNAT hub, its Postgres and its users' servers; XNAT's archive and workspaces PVCs must be here too.
-    xnat_namespace = k8s.core.v1.Namespace(
-        "xnat-namespace",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=xnat_cfg.namespace, labels=standard_labels(xnat_cfg.namespace, "namespace")),
-    )
+    xnat_namespace = protected_namespace("xnat-namespace", xnat_cfg.namespace)
 
 lab_db = cfg.lab_database
 # The Backups cleanup CronJob connects to the lab MySQL as its cleanup account (the default when both are on).
@@ -44,10 +37,7 @@ cleanup_on_lab_db = cleanup_uses_lab_database(cfg.backups, lab_db)
 lab_db_namespace = None
 if lab_db.enabled:
     # The shared lab MySQL, its account Secrets and its roles Job live here.
-    lab_db_namespace = k8s.core.v1.Namespace(
-        "lab-db-namespace",
-        metadata=k8s.meta.v1.ObjectMetaArgs(name=lab_db.namespace, labels=standard_labels(lab_db.namespace, "namespace")),
-    )
+    lab_db_namespace = protected_namespace("lab-db-namespace", lab_db.namespace)
 
 secrets = StackSecrets(
     "secrets",

@@ -37,6 +37,7 @@ from components.backups_jobs import (
     scratch_config_map,
     verify_cronjob,
 )
+from components.data_safety import HOLDS_DATA, protected_namespace
 from components.labels import standard_labels
 from components.models.backups import BackupsConfig
 
@@ -70,11 +71,7 @@ class Backups(pulumi.ComponentResource):
         # The CronJobs, their PVC and the credentials Secrets they mount share this namespace.
         self.namespace = None
         if config.create_namespace:
-            self.namespace = k8s.core.v1.Namespace(
-                f"{name}-namespace",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=config.namespace, labels=standard_labels(config.namespace, "namespace")),
-                opts=child,
-            )
+            self.namespace = protected_namespace(f"{name}-namespace", config.namespace, child)
         after_namespace = pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *([self.namespace] if self.namespace else [])])
         self.cron_jobs = {}
         self.role_jobs = {}
@@ -91,7 +88,10 @@ class Backups(pulumi.ComponentResource):
                 # scratch-server client settings (no credentials: the scratch servers trust loopback).
                 # The component's own namespace keeps the unsuffixed resource names.
                 suffix = "" if namespace == config.namespace else f"-{namespace}"
-                _apply(k8s.core.v1.PersistentVolumeClaim, f"{name}-pvc{suffix}", backups_pvc(config, namespace), after_namespace)
+                _apply(
+                    k8s.core.v1.PersistentVolumeClaim, f"{name}-pvc{suffix}", backups_pvc(config, namespace),
+                    pulumi.ResourceOptions.merge(after_namespace, HOLDS_DATA),  # the backup archives
+                )  # fmt: skip
                 _apply(k8s.core.v1.ConfigMap, f"{name}-scratch-clients{suffix}", scratch_config_map(config, namespace), after_namespace)
                 for db in config.databases_in(namespace):
                     role = args.postgres_roles.get(db.name)

@@ -57,6 +57,7 @@ class RecordedResource:
     custom: bool
     inputs: dict[str, Any]  # camelCase keys; secrets still wrapped (rpc.is_rpc_secret)
     dependencies: tuple[str, ...] = ()
+    protect: bool = False  # Pulumi refuses to delete or replace it (components/data_safety.py)
 
 
 @dataclass
@@ -280,6 +281,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                 custom=bool(request.custom),
                 inputs=inputs,
                 dependencies=tuple(request.dependencies),
+                protect=bool(request.protect),
             )
         )
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj_proto)

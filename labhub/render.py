@@ -2,7 +2,8 @@
 
 Runs the whole program for one stack under the offline engine and writes:
 
-- `resources.json`: every registered resource (type, name, parent, inputs);
+- `resources.json`: every registered resource (type, name, parent, whether it
+  is protected from deletion, inputs);
 - `manifests/<namespace>/<kind>-<name>.yaml`: every Kubernetes object the
   program creates directly (cluster-scoped ones under `_cluster/`);
 - `charts/<release>/values.yaml` and `chart.yaml`: every Helm chart's values
@@ -137,6 +138,7 @@ def render_files(result: StackRun) -> dict[str, str]:
             "type": r.type,
             "name": r.name,
             "parent": names.get(r.parent_urn) if r.parent_urn else None,
+            "protect": r.protect,
             "inputs": _redacted_inputs(r, result.secret_values),
         }
         for r in sorted(result.resources, key=lambda r: r.urn)  # registration order varies with threads

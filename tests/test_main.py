@@ -73,3 +73,12 @@ def test_stack_outputs_with_credentials_are_secret(each_stack: StackRun) -> None
         if _contains(value, each_stack.secret_values):
             assert rpc.is_rpc_secret(value), f"stack output {key!r} holds a credential in plaintext"
 
+
+
+def test_what_holds_the_labs_data_cannot_be_deleted_by_an_up_or_destroy(each_stack: StackRun) -> None:
+    """Every Namespace labhub creates (its claims go with it) and every claim it creates itself is protected;
+    nothing else is (a protected object cannot be replaced either, so protection is kept to data)."""
+    holds_data = {"kubernetes:core/v1:Namespace", "kubernetes:core/v1:PersistentVolumeClaim"}
+    assert {r.type for r in each_stack.resources} >= {"kubernetes:core/v1:Namespace"}
+    for resource in each_stack.resources:
+        assert resource.protect == (resource.type in holds_data), f"{resource.urn}: protect={resource.protect}"

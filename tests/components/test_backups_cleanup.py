@@ -14,6 +14,8 @@ does not make is one config error.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -125,9 +127,6 @@ def test_the_default_cleanup_command_never_deletes_raw_nwb_files(stack_runs: dic
     with its default `delete_files=False`: unused raw-file entries go, the raw
     NWB files (the lab's irreplaceable data) stay. The default must do the same.
     """
-    import subprocess
-    import sys
-
     job = _one(stack_runs["prod"], CRON_JOB, "labhub-backups-cleanup", "spyglass")
     (container,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     command = container.get("command", []) + container.get("args", [])

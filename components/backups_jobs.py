@@ -101,8 +101,12 @@ def _tool_container(
     }
 
 
-def _secret_volume(name: str, secret: str) -> dict[str, Any]:
-    return {"name": name, "secret": {"secretName": secret, "defaultMode": SECRET_FILE_MODE}}
+def _secret_volume(name: str, secret: str, key: str | None = None) -> dict[str, Any]:
+    """A Secret volume, its files read-only for the owner; with `key`, only that key's file."""
+    source: dict[str, Any] = {"secretName": secret, "defaultMode": SECRET_FILE_MODE}
+    if key is not None:
+        source["items"] = [{"key": key, "path": key}]
+    return {"name": name, "secret": source}
 
 
 def _cronjob(
@@ -289,9 +293,9 @@ def ensure_role_job(config: BackupsConfig, db: BackupDatabase, role: PostgresRol
     ]
     volumes = [
         {"name": "tmp", "emptyDir": {}},
-        {"name": "credentials", "secret": {"secretName": role.password_secret, "items": [{"key": role.password_key, "path": role.password_key}], "defaultMode": SECRET_FILE_MODE}},
-        {"name": "admin", "secret": {"secretName": role.admin_secret, "items": [{"key": role.admin_key, "path": role.admin_key}], "defaultMode": SECRET_FILE_MODE}},
-    ]  # fmt: skip
+        _secret_volume("credentials", role.password_secret, role.password_key),
+        _secret_volume("admin", role.admin_secret, role.admin_key),
+    ]
     name = ensure_role_job_name(db, role)
     labels = standard_labels(name, "backup-role")
     container = _tool_container("ensure-role", image, ensure_role_command(db, role), mounts)

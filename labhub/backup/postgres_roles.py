@@ -78,8 +78,7 @@ def ensure_backup_role(conn: psycopg.Connection, role: str, password: str) -> En
             step = f"granting {READ_ALL}"
             conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(READ_ALL), ident))
     except psycopg.Error as error:
-        message = (str(error).strip().splitlines() or [type(error).__name__])[0].replace(password, "***")
-        raise UserError(f"ensure-role {role!r}: {step} failed: {message}") from None
+        raise UserError(f"ensure-role {role!r}: {step} failed: {_first_line(error, password, type(error).__name__)}") from None
     return Ensured(created, tuple(other for (other,) in others))
 
 
@@ -88,5 +87,10 @@ def connect_as_admin(host: str, port: int, dbname: str, user: str, password: str
     try:
         return psycopg.connect(host=host, port=port, dbname=dbname, user=user, password=password, connect_timeout=10, autocommit=True)
     except psycopg.OperationalError as error:
-        message = (str(error).strip().splitlines() or ["unknown error"])[0].replace(password, "***")
+        message = _first_line(error, password, "unknown error")
         raise UserError(f"cannot connect to PostgreSQL {host}:{port} database {dbname!r} as {user!r}: {message}") from None
+
+
+def _first_line(error: psycopg.Error, password: str, empty: str) -> str:
+    """The server's or libpq's message, first line only, with the password masked should it be quoted back."""
+    return (str(error).strip().splitlines() or [empty])[0].replace(password, "***")

@@ -66,10 +66,11 @@ class FilesystemStorage:
     name checked as a single safe path segment) and opened as it is (the
     homes mount may be reached through links); below it every folder is
     opened with O_NOFOLLOW relative to its parent's descriptor, so a symlink
-    planted anywhere below the user's folder can never redirect the write. The file is created with O_CREAT|O_EXCL under
-    the first free name (the kernel refuses a name that exists, so nothing is
-    ever overwritten, even by concurrent creates) and removed again if the
-    write fails, so no truncated notebook is left behind.
+    planted anywhere below the user's folder can never redirect the write.
+    The file is created with O_CREAT|O_EXCL under the first free name (the
+    kernel refuses a name that exists, so nothing is ever overwritten, even
+    by concurrent creates) and removed again if the write fails, so no
+    truncated notebook is left behind.
     """
 
     kind = "filesystem"
